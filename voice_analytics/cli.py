@@ -14,6 +14,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Analytics and lead routing for the LiveKit voice agent."""
+
+
 @app.command()
 def signals() -> None:
     """Read one utterance per line on stdin; write one JSON object of detected signals per line on stdout."""

@@ -1,0 +1,98 @@
+"""Precision and recall of the signal detector per field on the labelled set (`make eval`).
+
+Scalar fields count a true positive when the detector gives the labelled value, a false positive when it
+gives a value the label does not have (or a different one), and a false negative when the label has a value
+the detector missed or got wrong. Integrations are counted per name. Urgency counts presence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.signals import detect
+
+EVAL_SET = Path(__file__).with_name("utterances.jsonl")
+FIELDS = ("team_size", "monthly_volume", "integrations", "urgency", "industry")
+TARGET = 0.95
+
+
+@dataclass
+class FieldScore:
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + self.false_negatives
+        return self.true_positives / expected if expected else 1.0
+
+
+def load_set(path: Path = EVAL_SET) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _score_scalar(score: FieldScore, expected: Any, got: Any, text: str) -> None:
+    if got is None and expected is None:
+        return
+    if got is not None and got == expected:
+        score.true_positives += 1
+        return
+    if got is not None:
+        score.false_positives += 1
+    if expected is not None:
+        score.false_negatives += 1
+    score.misses.append(f"expected {expected!r}, got {got!r}: {text}")
+
+
+def evaluate(cases: list[dict[str, Any]]) -> dict[str, FieldScore]:
+    scores = {name: FieldScore() for name in FIELDS}
+    for case in cases:
+        text = case["text"]
+        output = detect(text).as_output()
+        for name in ("team_size", "monthly_volume", "industry"):
+            _score_scalar(scores[name], case[name], output[name], text)
+        _score_scalar(scores["urgency"], True if case["urgency"] else None, True if output["urgency"] else None, text)
+        expected_names, got_names = set(case["integrations"]), set(output["integrations"])
+        integrations = scores["integrations"]
+        integrations.true_positives += len(expected_names & got_names)
+        integrations.false_positives += len(got_names - expected_names)
+        integrations.false_negatives += len(expected_names - got_names)
+        if expected_names != got_names:
+            integrations.misses.append(f"expected {sorted(expected_names)}, got {sorted(got_names)}: {text}")
+    return scores
+
+
+def main(argv: list[str]) -> int:
+    verbose = "-v" in argv
+    cases = load_set()
+    scores = evaluate(cases)
+    print(f"signal detector on {len(cases)} labelled utterances ({EVAL_SET.name}); target >= {TARGET:.2f}")
+    print(f"{'field':<16}{'precision':>10}{'recall':>10}{'tp':>6}{'fp':>6}{'fn':>6}")
+    failed = False
+    for name, score in scores.items():
+        ok = score.precision >= TARGET and score.recall >= TARGET
+        failed |= not ok
+        print(
+            f"{name:<16}{score.precision:>10.3f}{score.recall:>10.3f}{score.true_positives:>6}"
+            f"{score.false_positives:>6}{score.false_negatives:>6}{'' if ok else '  below target'}"
+        )
+        if verbose:
+            for miss in score.misses:
+                print(f"    {miss}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
