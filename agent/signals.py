@@ -963,19 +963,28 @@ class _PhraseIndex:
     """Token-sequence lookup: phrases grouped by their first token, longest first, so "rest api" beats "api"."""
 
     def __init__(self, phrases: dict[str, Any]) -> None:
-        by_first: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        # Multi-word phrases are keyed on their first two tokens, so a common first word ("by", "a") costs one
+        # dict lookup, not a comparison with every phrase that starts with it.
+        self._single: dict[str, Any] = {}
+        by_pair: dict[tuple[str, str], list[tuple[tuple[str, ...], Any]]] = {}
         for phrase, value in phrases.items():
             tokens = _tokens_of(phrase)
-            by_first.setdefault(tokens[0], []).append((tokens, value))
-        self.first_tokens = frozenset(by_first)
-        self._by_first = {first: sorted(entries, key=lambda e: -len(e[0])) for first, entries in by_first.items()}
+            if len(tokens) == 1:
+                self._single[tokens[0]] = value
+            else:
+                by_pair.setdefault((tokens[0], tokens[1]), []).append((tokens, value))
+        self._by_pair = {pair: sorted(entries, key=lambda e: -len(e[0])) for pair, entries in by_pair.items()}
+        self.first_tokens = frozenset(self._single) | frozenset(first for first, _ in by_pair)
 
     def match_at(self, tokens: list[str], index: int) -> tuple[int, Any] | None:
         """The longest phrase starting at `index`: its length in tokens and its value."""
-        for phrase, value in self._by_first[tokens[index]]:
-            end = index + len(phrase)
-            if end <= len(tokens) and (len(phrase) == 1 or tuple(tokens[index:end]) == phrase):
-                return len(phrase), value
+        if index + 1 < len(tokens) and (entries := self._by_pair.get((tokens[index], tokens[index + 1]))):
+            for phrase, value in entries:
+                end = index + len(phrase)
+                if len(phrase) == 2 or tuple(tokens[index:end]) == phrase:
+                    return len(phrase), value
+        if tokens[index] in self._single:
+            return 1, self._single[tokens[index]]
         return None
 
 
@@ -1300,18 +1309,19 @@ def _volume_verb_before(tokens: list[str], start: int) -> int | None:
 
 def _scan_numbers(tokens: list[str], found: Detection) -> None:
     """Read every number phrase with its neighbours; the first team size and first volume in the utterance win."""
-    size = len(tokens)
+    triggers = _NUMBER_TRIGGERS
+    candidates = [i for i, token in enumerate(tokens) if token in triggers or "0" <= token[0] <= "9"]
     index = 0
     examined = 0
-    while index < size and examined < MAX_NUMBER_PHRASES:
-        token = tokens[index]
-        is_number = token[0].isdigit() or token in _NUMBER_START
-        if token in ("a", "an") and index + 1 < size and tokens[index + 1] in _ARTICLE_STARTS:
-            is_number = True
-        if not is_number:
-            index += 1
-            continue
+    for candidate in candidates:
+        if candidate < index:
+            continue  # inside the phrase just read
+        if examined == MAX_NUMBER_PHRASES:
+            return
         examined += 1
+        index = candidate
+        if index and tokens[index - 1] in ("a", "an") and tokens[index] in _ARTICLE_STARTS:
+            index -= 1  # "a couple hundred", "a dozen"
         end = _number_phrase_end(tokens, index)
         value = _phrase_value(tokens[index:end])
         if value is None or value <= 0 or (index and tokens[index - 1] in _LABEL_WORDS):
@@ -1515,7 +1525,8 @@ class SignalTracker:
         self._integrations: list[str] = []
         self._urgency: str | None = None
         self._industry: Industry | None = None
-        self._evidence: list[Evidence] = []
+        # Raw tuples on the call path; the pydantic models are built once, with the record.
+        self._evidence: list[tuple[str, int | str | None, int, str]] = []
 
     def observe(self, turn_index: int, text: str) -> Detection:
         """Run the detector on one final user utterance and merge what it found."""
@@ -1533,12 +1544,7 @@ class SignalTracker:
             self._urgency = None  # "actually there's no rush" later in the call is an explicit answer too
         if found.industry is not None:
             self._industry = found.industry
-        for field_name, value, matched in found.evidence:
-            self._evidence.append(
-                Evidence.model_validate(
-                    {"field": field_name, "value": value, "turn_index": turn_index, "text": matched}
-                )
-            )
+        self._evidence.extend((field_name, value, turn_index, matched) for field_name, value, matched in found.evidence)
         return found
 
     def to_model(self) -> Signals:
@@ -1552,5 +1558,8 @@ class SignalTracker:
             integrations=integrations,
             urgency=self._urgency,
             industry=self._industry,
-            evidence=list(self._evidence),
+            evidence=[
+                Evidence.model_validate({"field": name, "value": value, "turn_index": turn, "text": text})
+                for name, value, turn, text in self._evidence
+            ],
         )
