@@ -1,0 +1,496 @@
+"""A local emulator of Amplitude's HTTP V2 API (`POST /2/httpapi`), for tests and the offline demo.
+
+There is no network here, so the Lambda functions' real `amplitude-analytics` client is pointed at this with
+`Config(server_url=emulator.url)`. It validates batches the way HTTP V2 does and answers with the bodies that
+client parses (`code`, `error`, `missing_field`, `events_with_invalid_fields`, `events_with_missing_fields`,
+`events_with_invalid_id_lengths`, `throttled_events`, ...), since the client decides what to retry from them.
+Accepted events are kept in memory, deduplicated by `insert_id` like Amplitude does.
+
+Why no web framework: the stdlib `ThreadingHTTPServer` in a daemon thread needs zero extra dependencies, the
+emulator binds 127.0.0.1 only and serves one route to one test process. Plain HTTP: the client under test uses
+urllib with the URL it is given, so TLS would prove nothing about it.
+
+Emulator-only conveniences, not part of the Amplitude API: `events`, `received_count`, `duplicates_dropped`,
+`request_log` and the fault switches `fail_next()`, `delay_next()`, `reset_faults()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final, NoReturn, Self, cast
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_API_KEYS: Final = frozenset({"demo-amplitude-key"})
+HTTP_API_PATH: Final = "/2/httpapi"
+# HTTP V2 limits: "under 1 MB with fewer than 2000 events per request", else 413.
+MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_EVENTS: Final = 2000
+# user_id and device_id must have at least this many characters unless the request's options say otherwise.
+DEFAULT_MIN_ID_LENGTH: Final = 5
+# The per-user/device events-per-second limit reported in a 429 body.
+_EPS_THRESHOLD: Final = 30
+# Amplitude drops all-zero device ids (an iOS IDFA with Limit Ad Tracking on) as invalid.
+_ZERO_DEVICE_IDS: Final = frozenset({"00000000-0000-0000-0000-000000000000", "00000000000000000000000000000000"})
+# An idle connection, or a client that stalls mid-request, is dropped after this many seconds.
+_SOCKET_TIMEOUT_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    body: dict[str, Any]
+
+
+def _error(status: int, message: str, **extra: Any) -> _Response:
+    return _Response(status, {"code": status, "error": message, **extra})
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int
+    list_throttled_events: bool
+
+
+class _Rejected(Exception):
+    """A request refused as a whole; carries the response."""
+
+    def __init__(self, response: _Response) -> None:
+        super().__init__(response.body.get("error", ""))
+        self.response = response
+
+
+def _reject(status: int, message: str, **extra: Any) -> NoReturn:
+    raise _Rejected(_error(status, message, **extra))
+
+
+def _event_key(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """What Amplitude deduplicates on: insert_id per device (or per user when the event has no device_id)."""
+    insert_id = event.get("insert_id")
+    if not isinstance(insert_id, str) or not insert_id:
+        return None
+    if event.get("device_id"):
+        return ("device", str(event["device_id"]), insert_id)
+    return ("user", str(event.get("user_id")), insert_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP plumbing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, emulator: AmplitudeEmulator) -> None:
+        self.emulator = emulator
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(("127.0.0.1", emulator.requested_port), _Handler)
+
+    def finish_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        if not isinstance(request, socket.socket):
+            raise TypeError("a TCP server only gets stream sockets")
+        request.settimeout(_SOCKET_TIMEOUT_SECONDS)
+        # Headers and body are separate writes; with Nagle on, the body waits for the client's delayed ACK (40 ms).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            _Handler(request, client_address, self)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def close_open_connections(self) -> None:
+        """Drop kept-alive connections so a stopped emulator stops answering, not just stops accepting."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out and hang up (the point of delay_next) make writes fail; that is not an error here.
+        _log.debug("Amplitude emulator: error serving %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "AmplitudeEmulator/1.0"
+    timeout = _SOCKET_TIMEOUT_SECONDS
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        emulator = cast(_Server, self.server).emulator
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or length < 0:
+            # urllib (the client under test) always sends Content-Length; nothing else needs supporting.
+            response = _error(411, "Content-Length required")
+            emulator._log_request(self.command, self.path, response.status)
+            self._write(response)
+            self.close_connection = True
+            return
+        if length > MAX_BODY_BYTES:
+            # Refuse before reading: the body is too large whatever it holds.
+            response = _error(413, "Payload too large")
+            emulator._log_request(self.command, self.path, response.status)
+            self._write(response)
+            self.close_connection = True
+            return
+        body = self.rfile.read(length)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        response, delay = emulator._handle(self.command, self.path, headers, body)
+        if delay > 0 and emulator._wait_for_stop(delay):
+            self.close_connection = True
+            return  # stopped while delaying: hang up, as a server going away would
+        try:
+            self._write(response)
+        except OSError:
+            # The client gave up (a timeout provoked by delay_next): nothing left to answer.
+            self.close_connection = True
+
+    def _write(self, response: _Response) -> None:
+        payload = json.dumps(response.body).encode()
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("Amplitude emulator: " + format, *args)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The emulator
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class AmplitudeEmulator:
+    """Amplitude's HTTP V2 event ingestion on http://127.0.0.1:PORT/2/httpapi, with events kept in memory.
+
+    Use as a context manager (or `start()` / `stop()`) and give the client `Config(server_url=emulator.url)`.
+    """
+
+    def __init__(self, api_keys: Collection[str] = DEFAULT_API_KEYS, *, port: int = 0) -> None:
+        if isinstance(api_keys, str):
+            raise TypeError("api_keys is a collection of keys; wrap a single key in a set")
+        self.api_keys: frozenset[str] = frozenset(api_keys)
+        self.requested_port = port
+
+        self._lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._events: list[dict[str, Any]] = []
+        self._seen: set[tuple[str, str, str]] = set()
+        self._received_count = 0
+        self._duplicates_dropped = 0
+        self._faults: deque[_Fault] = deque()
+        self._delays: deque[float] = deque()
+        self._request_log: list[tuple[str, str, int]] = []
+
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind 127.0.0.1 and serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("AmplitudeEmulator is already running; stop() it before starting it again")
+        self._stopped.clear()
+        self._server = _Server(self)
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="amplitude-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open connections. Safe to call twice."""
+        self._stopped.set()  # releases handlers sleeping in delay_next
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_open_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _wait_for_stop(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True when the emulator was stopped meanwhile (handlers use this for delays)."""
+        return self._stopped.wait(seconds)
+
+    # -- addresses ---------------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None or self._server is None:
+            raise RuntimeError("AmplitudeEmulator is not running: call start() or use it as a context manager")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The HTTP V2 endpoint, for `Config(server_url=...)`."""
+        return f"{self.base_url}{HTTP_API_PATH}"
+
+    # -- inspection and fault switches -------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Copies of the stored events, oldest first: each accepted once, duplicates by insert_id left out."""
+        with self._lock:
+            return copy.deepcopy(self._events)
+
+    @property
+    def received_count(self) -> int:
+        """Every event that arrived in a parseable request: rejected, failed, duplicate and stored alike."""
+        with self._lock:
+            return self._received_count
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """Events accepted but not stored again because their insert_id was already seen for that device/user."""
+        with self._lock:
+            return self._duplicates_dropped
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """(method, path without query string, status) of every request answered, oldest first."""
+        with self._lock:
+            return list(self._request_log)
+
+    def fail_next(self, count: int, status: int = 503, *, list_throttled_events: bool = True) -> None:
+        """Make the next `count` requests fail with `status` (429, 500, 502, 503, 504, ...); nothing is stored.
+
+        A 429 has the body of Amplitude's throttling response. With `list_throttled_events` (the real behaviour)
+        it lists every event of the batch in `throttled_events`, and amplitude-analytics then holds those events
+        back for 30 s before retrying; False leaves the list out, so the client retries them after its short
+        backoff, which is what a fast test of "429 then success" needs.
+        """
+        if count < 0 or not 400 <= status <= 599:
+            raise ValueError("fail_next needs count >= 0 and an error status between 400 and 599")
+        with self._lock:
+            self._faults.extend([_Fault(status, list_throttled_events)] * count)
+
+    def delay_next(self, count: int, seconds: float) -> None:
+        """Hold the response to the next `count` requests for `seconds`, to provoke client timeouts.
+
+        The request is processed first and only its answer is late: the events are stored, so a client that
+        times out and resends them shows Amplitude's insert_id deduplication at work.
+        """
+        if count < 0 or seconds < 0:
+            raise ValueError("delay_next needs count >= 0 and seconds >= 0")
+        with self._lock:
+            self._delays.extend([seconds] * count)
+
+    def reset_faults(self) -> None:
+        """Cancel pending fail_next and delay_next switches."""
+        with self._lock:
+            self._faults.clear()
+            self._delays.clear()
+
+    # -- request handling --------------------------------------------------------------------------------------
+
+    def _log_request(self, method: str, raw_path: str, status: int) -> None:
+        with self._lock:
+            self._request_log.append((method, urlsplit(raw_path).path, status))
+
+    def _handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> tuple[_Response, float]:
+        """Answer one request; returns the response and how long to hold it. Called by the HTTP handler."""
+        path = urlsplit(raw_path).path.rstrip("/")
+        delay = 0.0
+        if path != HTTP_API_PATH:
+            response = _error(404, f"Not found: the emulator serves only POST {HTTP_API_PATH}")
+        elif method != "POST":
+            response = _error(405, f"Method {method} not allowed: use POST")
+        else:
+            with self._lock:
+                fault = self._faults.popleft() if self._faults else None
+                delay = self._delays.popleft() if self._delays else 0.0
+            try:
+                response = self._ingest(headers, body, fault)
+            except _Rejected as rejected:
+                response = rejected.response
+            except Exception as exc:
+                # A bug in the emulator, not in the client: answer 500 (which the client retries) and make it loud.
+                _log.exception("Amplitude emulator failed on %s %s", method, path)
+                response = _error(500, f"local Amplitude emulator error: {exc!r}")
+        self._log_request(method, raw_path, response.status)
+        return response, delay
+
+    def _ingest(self, headers: Mapping[str, str], body: bytes, fault: _Fault | None) -> _Response:
+        if not headers.get("content-type", "").lower().startswith("application/json"):
+            _reject(400, "Invalid Content-Type: the HTTP V2 API takes application/json")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            _reject(400, "Invalid JSON request body")
+        if not isinstance(payload, dict):
+            _reject(400, "Invalid JSON request body: expected an object with api_key and events")
+        events = payload.get("events")
+        if isinstance(events, list):
+            with self._lock:
+                self._received_count += len(events)
+        if fault is not None:
+            return self._fault_response(fault, events if isinstance(events, list) else [])
+        api_key = payload.get("api_key")
+        if not api_key:
+            _reject(400, "Request missing required field", missing_field="api_key")
+        if not isinstance(api_key, str) or api_key not in self.api_keys:
+            # amplitude-analytics recognises this exact prefix and raises InvalidAPIKeyError.
+            _reject(400, f"Invalid API key: {api_key}")
+        if not isinstance(events, list) or not events:
+            _reject(400, "Request missing required field", missing_field="events")
+        if len(events) > MAX_EVENTS:
+            _reject(413, "Payload too large")
+        self._validate_events(events, self._min_id_length(payload.get("options")))
+
+        duplicates = 0
+        with self._lock:
+            for event in events:
+                key = _event_key(event)
+                if key is not None and key in self._seen:
+                    duplicates += 1
+                    continue
+                if key is not None:
+                    self._seen.add(key)
+                self._events.append(copy.deepcopy(event))
+            self._duplicates_dropped += duplicates
+        return _Response(
+            200,
+            {
+                "code": 200,
+                "events_ingested": len(events),
+                "payload_size_bytes": len(body),
+                "server_upload_time": int(time.time() * 1000),
+            },
+        )
+
+    @staticmethod
+    def _min_id_length(options: Any) -> int:
+        """The request's `options.min_id_length` (what Config(min_id_length=...) sends), else Amplitude's 5."""
+        if options is None:
+            return DEFAULT_MIN_ID_LENGTH
+        if not isinstance(options, dict):
+            _reject(400, "Invalid options: expected an object")
+        value = options.get("min_id_length")
+        if value is None:
+            return DEFAULT_MIN_ID_LENGTH
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _reject(400, "Invalid options: min_id_length must be a positive integer")
+        return value
+
+    @staticmethod
+    def _validate_events(events: list[Any], min_id_length: int) -> None:
+        """Check every event; one bad event fails the whole request, listing the bad indexes per field."""
+        missing: dict[str, list[int]] = {}
+        invalid: dict[str, list[int]] = {}
+        short_ids: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            if not isinstance(event, dict):
+                invalid.setdefault("event", []).append(index)
+                continue
+            if not isinstance(event.get("event_type"), str) or not event["event_type"]:
+                missing.setdefault("event_type", []).append(index)
+            user_id, device_id = event.get("user_id"), event.get("device_id")
+            if not user_id and not device_id:
+                missing.setdefault("user_id", []).append(index)
+                missing.setdefault("device_id", []).append(index)
+            for name, value in (("user_id", user_id), ("device_id", device_id)):
+                if value in (None, ""):
+                    continue
+                if not isinstance(value, str):
+                    invalid.setdefault(name, []).append(index)
+                elif len(value) < min_id_length:
+                    short_ids.setdefault(name, []).append(index)
+            if device_id in _ZERO_DEVICE_IDS:
+                invalid.setdefault("device_id", []).append(index)
+            event_time = event.get("time")
+            if event_time is not None and (not isinstance(event_time, int) or isinstance(event_time, bool)):
+                invalid.setdefault("time", []).append(index)
+            if "insert_id" in event and not isinstance(event["insert_id"], str):
+                invalid.setdefault("insert_id", []).append(index)
+        if not (missing or invalid or short_ids):
+            return
+        details: dict[str, Any] = {}
+        if missing:
+            details["events_with_missing_fields"] = missing
+        if invalid:
+            details["events_with_invalid_fields"] = invalid
+        if short_ids:
+            details["events_with_invalid_id_lengths"] = short_ids
+        if short_ids and not (missing or invalid):
+            message = "Invalid id length for user_id or device_id"
+        elif missing and not invalid:
+            message = "Request missing required fields on some events"
+        else:
+            message = "Invalid field values on some events"
+        _reject(400, message, **details)
+
+    def _fault_response(self, fault: _Fault, events: list[Any]) -> _Response:
+        if fault.status == 429:
+            body: dict[str, Any] = {
+                "code": 429,
+                "error": "Too many requests for some devices and users",
+                "eps_threshold": _EPS_THRESHOLD,
+            }
+            if fault.list_throttled_events:
+                users: dict[str, int] = {}
+                devices: dict[str, int] = {}
+                for event in events:
+                    if isinstance(event, dict) and event.get("user_id"):
+                        users[str(event["user_id"])] = _EPS_THRESHOLD + 1
+                    if isinstance(event, dict) and event.get("device_id"):
+                        devices[str(event["device_id"])] = _EPS_THRESHOLD + 1
+                body.update(throttled_users=users, throttled_devices=devices, throttled_events=list(range(len(events))))
+            return _Response(429, body)
+        if fault.status == 413:
+            return _error(413, "Payload too large")
+        return _error(fault.status, f"Injected failure {fault.status} (local Amplitude emulator)")

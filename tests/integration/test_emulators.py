@@ -1,0 +1,564 @@
+"""The local Salesforce and Amplitude emulators, driven by the real simple-salesforce and amplitude-analytics clients.
+
+These tests pin down what the Lambda functions can rely on when they run against the emulators: the status codes
+and exception classes the clients produce, and how the fault switches show up on the client side.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import amplitude.constants
+import pytest
+import requests
+from amplitude import Amplitude, BaseEvent, Config
+from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceMoreThanOneRecord,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+
+from local.amplitude_emulator import AmplitudeEmulator
+from local.salesforce_emulator import SalesforceEmulator
+
+pytestmark = pytest.mark.integration
+
+LEAD_KEY = "3f2a9c0d5b7e41a8b6c2d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+NEW_LEAD = {"FirstName": "Dana", "LastName": "Lee", "Company": "Lee Legal", "Email": "dana@example.com"}
+# Seconds: generous for loopback, far below the 2 s budget of a test.
+WAIT = 1.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Salesforce
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class TimeoutSession(requests.Session):
+    """A session with a default timeout: SFType.create/upsert/update/get take no timeout argument of their own."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.fixture
+def salesforce() -> Iterator[SalesforceEmulator]:
+    with SalesforceEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def http_session(salesforce: SalesforceEmulator) -> Iterator[TimeoutSession]:
+    session = TimeoutSession(timeout=WAIT)
+    session.verify = salesforce.ca_bundle
+    # Without this, REQUESTS_CA_BUNDLE from the environment silently replaces session.verify.
+    session.trust_env = False
+    yield session
+    session.close()
+
+
+def password_grant(emulator: SalesforceEmulator, session: requests.Session, password: str | None = None) -> Any:
+    return session.post(
+        emulator.token_url,
+        data={
+            "grant_type": "password",
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+            "username": emulator.username,
+            "password": password if password is not None else emulator.password + emulator.security_token,
+        },
+    )
+
+
+@pytest.fixture
+def sf(salesforce: SalesforceEmulator, http_session: requests.Session) -> Salesforce:
+    token = password_grant(salesforce, http_session).json()
+    return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=http_session)
+
+
+def error_of(raised: pytest.ExceptionInfo[SalesforceError]) -> dict[str, Any]:
+    """The single error Salesforce answered with: [{"message", "errorCode", "fields"?}]."""
+    content = raised.value.content
+    assert isinstance(content, list) and len(content) == 1, content
+    error: dict[str, Any] = dict(content[0])
+    return error
+
+
+def test_password_grant_returns_a_bearer_token_for_the_instance(
+    salesforce: SalesforceEmulator, http_session: requests.Session
+) -> None:
+    response = password_grant(salesforce, http_session)
+
+    assert response.status_code == 200
+    token = response.json()
+    assert token["token_type"] == "Bearer"
+    assert token["instance_url"] == salesforce.base_url
+    assert {"access_token", "id", "issued_at", "signature"} <= token.keys()
+
+    refused = password_grant(salesforce, http_session, password=salesforce.password)  # security token left off
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_grant", "error_description": "authentication failure"}
+
+
+def test_tls_is_verified_against_the_emulator_certificate(salesforce: SalesforceEmulator) -> None:
+    untrusting = requests.Session()
+    untrusting.trust_env = False
+    untrusting.verify = True  # the system store does not know the self-signed certificate
+
+    with pytest.raises(requests.exceptions.SSLError):
+        untrusting.get(f"{salesforce.base_url}/services/data/", timeout=WAIT)
+
+
+def test_upsert_creates_then_updates_one_lead(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    created = sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {**NEW_LEAD, "Voice_Lead_Score__c": 40})
+    # From API 46.0 an update through upsert answers 200 with a body, not 204.
+    updated = sf.Lead.upsert(
+        f"Voice_Lead_Key__c/{LEAD_KEY}",
+        {"Voice_Lead_Score__c": 87, "Voice_Lead_Grade__c": "A", "Voice_Hot_Lead__c": True},
+    )
+
+    assert (created, updated) == (201, 200)
+    [lead] = salesforce.records("Lead")
+    assert lead["Id"].startswith("00Q") and len(lead["Id"]) == 18
+    assert lead["Voice_Lead_Key__c"] == LEAD_KEY
+    assert lead["Company"] == "Lee Legal" and lead["Name"] == "Dana Lee"
+    assert (lead["Voice_Lead_Score__c"], lead["Voice_Lead_Grade__c"], lead["Voice_Hot_Lead__c"]) == (87.0, "A", True)
+    assert lead["Status"] == "Open - Not Contacted"  # the field's default
+
+
+def test_upsert_update_answers_204_before_api_46(
+    salesforce: SalesforceEmulator, http_session: requests.Session
+) -> None:
+    token = password_grant(salesforce, http_session).json()
+    old_api = Salesforce(
+        instance_url=salesforce.base_url, session_id=token["access_token"], session=http_session, version="45.0"
+    )
+
+    assert old_api.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 201
+    assert old_api.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {"Title": "Partner"}) == 204
+
+
+def test_string_too_long_names_the_field(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {**NEW_LEAD, "Voice_Lead_Grade__c": "A+"})
+
+    error = error_of(raised)
+    assert error["errorCode"] == "STRING_TOO_LONG"
+    assert error["fields"] == ["Voice_Lead_Grade__c"]
+    assert "max length=1" in error["message"]
+    assert salesforce.records("Lead") == []
+
+
+@pytest.mark.parametrize("company", [None, ""], ids=["absent", "empty-string-is-null"])
+def test_required_field_missing_on_create(salesforce: SalesforceEmulator, sf: Salesforce, company: str | None) -> None:
+    body = {"LastName": "Lee"} if company is None else {"LastName": "Lee", "Company": company}
+
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", body)
+
+    error = error_of(raised)
+    assert (error["errorCode"], error["fields"]) == ("REQUIRED_FIELD_MISSING", ["Company"])
+    assert salesforce.records("Lead") == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "error_code"),
+    [
+        ({"Voice_Lead_Sc0re__c": 1}, "INVALID_FIELD"),
+        ({"Voice_Lead_Score__c": "high"}, "JSON_PARSER_ERROR"),
+        ({"Voice_Lead_Score__c": 1000}, "NUMBER_OUTSIDE_VALID_RANGE"),
+        ({"Email": "dana at example dot com"}, "INVALID_EMAIL_ADDRESS"),
+        ({"Voice_Lead_Key__c": LEAD_KEY}, "INVALID_FIELD"),  # the key is in the URL; Salesforce refuses it twice
+        ({"CreatedDate": "2026-01-01T00:00:00.000+0000"}, "INVALID_FIELD_FOR_INSERT_UPDATE"),
+    ],
+    ids=["unknown-field", "wrong-type", "out-of-range", "bad-email", "external-id-in-body", "read-only-field"],
+)
+def test_invalid_lead_values_are_refused(sf: Salesforce, extra: dict[str, Any], error_code: str) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {**NEW_LEAD, **extra})
+
+    assert error_of(raised)["errorCode"] == error_code
+
+
+def test_upsert_by_a_field_that_is_not_an_external_id_is_not_found(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceResourceNotFound) as raised:
+        sf.Lead.upsert("Email/dana@example.com", NEW_LEAD)
+
+    assert error_of(raised)["errorCode"] == "NOT_FOUND"
+
+
+def test_an_external_id_on_several_records_answers_300(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    for _ in range(2):
+        salesforce.seed("Lead", {**NEW_LEAD, "Voice_Lead_Key__c": LEAD_KEY})
+
+    with pytest.raises(SalesforceMoreThanOneRecord) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {"Title": "Partner"})
+
+    assert len(raised.value.content) == 2  # the URLs of the matching records
+
+
+def test_expired_session_raises_salesforce_expired_session(
+    salesforce: SalesforceEmulator, http_session: requests.Session, sf: Salesforce
+) -> None:
+    salesforce.expire_sessions()
+
+    with pytest.raises(SalesforceExpiredSession) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD)
+
+    assert error_of(raised) == {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    fresh = password_grant(salesforce, http_session).json()
+    again = Salesforce(instance_url=fresh["instance_url"], session_id=fresh["access_token"], session=http_session)
+    assert again.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 201
+
+
+@pytest.mark.parametrize(
+    ("status", "error_code", "exception"),
+    [
+        (403, "REQUEST_LIMIT_EXCEEDED", SalesforceRefusedRequest),
+        (500, "UNKNOWN_EXCEPTION", SalesforceGeneralError),
+        (503, "SERVER_UNAVAILABLE", SalesforceGeneralError),
+    ],
+)
+def test_fail_next_surfaces_the_error_code_and_changes_nothing(
+    salesforce: SalesforceEmulator, sf: Salesforce, status: int, error_code: str, exception: type[SalesforceError]
+) -> None:
+    salesforce.fail_next(1, status, error_code)
+
+    with pytest.raises(exception) as raised:
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD)
+
+    assert raised.value.status == status
+    assert error_of(raised)["errorCode"] == error_code
+    assert salesforce.records("Lead") == []
+    assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 201  # only the next call failed
+
+
+def test_delay_next_times_the_client_out_after_the_write_happened(
+    salesforce: SalesforceEmulator, http_session: TimeoutSession, sf: Salesforce
+) -> None:
+    http_session.default_timeout = 0.2  # sf uses this session
+    salesforce.delay_next(1, 0.6)
+
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD)
+
+    assert len(salesforce.records("Lead")) == 1  # the answer was late, the write was not
+    # The retry the Lambda would make is an update of the same lead, not a second lead.
+    assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 200
+    assert len(salesforce.records("Lead")) == 1
+
+
+def test_query_returns_the_upserted_lead(sf: Salesforce) -> None:
+    sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {**NEW_LEAD, "Voice_Lead_Score__c": 87})
+    sf.Lead.upsert("Voice_Lead_Key__c/another-lead", {"LastName": "Roe", "Company": "Roe Realty"})
+
+    result = sf.query(
+        f"SELECT Id, Name, Company, Voice_Lead_Score__c FROM Lead WHERE Voice_Lead_Key__c = '{LEAD_KEY}' LIMIT 5"
+    )
+
+    assert (result["totalSize"], result["done"]) == (1, True)
+    [record] = result["records"]
+    assert record["attributes"]["type"] == "Lead"
+    assert record["attributes"]["url"] == f"/services/data/v59.0/sobjects/Lead/{record['Id']}"
+    assert {key: record[key] for key in ("Name", "Company", "Voice_Lead_Score__c")} == {
+        "Name": "Dana Lee",
+        "Company": "Lee Legal",
+        "Voice_Lead_Score__c": 87.0,
+    }
+    assert sf.query("SELECT Id FROM Lead")["totalSize"] == 2
+    assert sf.query("SELECT Company FROM Lead ORDER BY Company DESC LIMIT 1")["records"][0]["Company"] == "Roe Realty"
+
+
+def test_query_names_an_unknown_column(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.query("SELECT Id, Voice_Score__c FROM Lead")
+
+    error = error_of(raised)
+    assert error["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'Voice_Score__c' on entity 'Lead'" in error["message"]
+
+
+def test_task_upsert_links_to_the_lead(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD)
+    [lead] = salesforce.records("Lead")
+    task = {
+        "Subject": "Voice call: pricing and integrations",
+        "WhoId": lead["Id"],
+        "ActivityDate": "2026-11-20",
+        "CallDurationInSeconds": 312,
+        "TaskSubtype": "Call",
+        "Type": "Call",
+    }
+
+    assert sf.Task.upsert("Voice_Session_Id__c/trial-call-0001", task) == 201
+    # TaskSubtype is create-only in Salesforce: a repeat upsert must leave it out.
+    without_subtype = {key: value for key, value in task.items() if key != "TaskSubtype"}
+    assert sf.Task.upsert("Voice_Session_Id__c/trial-call-0001", without_subtype) == 200
+
+    [stored] = salesforce.records("Task")
+    assert stored["Id"].startswith("00T")
+    assert (stored["WhoId"], stored["Status"], stored["Priority"]) == (lead["Id"], "Completed", "Normal")
+    found = sf.query(f"SELECT Id, Subject FROM Task WHERE WhoId = '{lead['Id']}'")
+    assert [record["Id"] for record in found["records"]] == [stored["Id"]]
+
+
+def test_task_refuses_an_unknown_lead_and_a_second_subtype(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as unknown_lead:
+        sf.Task.upsert("Voice_Session_Id__c/trial-call-0001", {"Subject": "Call", "WhoId": "00Q5e0000000999AAA"})
+    sf.Task.upsert("Voice_Session_Id__c/trial-call-0001", {"Subject": "Call", "TaskSubtype": "Call"})
+    with pytest.raises(SalesforceMalformedRequest) as repeat_subtype:
+        sf.Task.upsert("Voice_Session_Id__c/trial-call-0001", {"Subject": "Call", "TaskSubtype": "Call"})
+
+    assert error_of(unknown_lead)["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert error_of(repeat_subtype)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert len(salesforce.records("Task")) == 1
+
+
+def test_describe_reports_the_custom_fields(sf: Salesforce) -> None:
+    fields = {field["name"]: field for field in sf.Lead.describe()["fields"]}
+
+    assert fields["Voice_Lead_Key__c"]["externalId"] is True and fields["Voice_Lead_Key__c"]["unique"] is True
+    assert (fields["Voice_Lead_Grade__c"]["type"], fields["Voice_Lead_Grade__c"]["length"]) == ("string", 1)
+    assert fields["Company"]["nillable"] is False
+    assert fields["Id"]["createable"] is False
+    task_fields = {field["name"] for field in sf.Task.describe()["fields"]}
+    assert {"Subject", "WhoId", "Voice_Session_Id__c", "CallDurationInSeconds"} <= task_fields
+
+
+def test_simple_salesforce_soap_login_and_relogin_after_expiry(
+    salesforce: SalesforceEmulator, http_session: requests.Session
+) -> None:
+    credentials = {
+        "username": salesforce.username,
+        "password": salesforce.password,
+        "security_token": salesforce.security_token,
+    }
+    sf = Salesforce(**credentials, session=http_session, domain=salesforce.soap_login_domain)
+    assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 201
+
+    salesforce.expire_sessions()
+    # simple-salesforce sees INVALID_SESSION_ID, logs in again by itself and repeats the call.
+    assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", {"Title": "Partner"}) == 200
+
+    statuses = [(method, status) for method, path, status in salesforce.request_log]
+    assert statuses[-3:] == [("PATCH", 401), ("POST", 200), ("PATCH", 200)]
+    with pytest.raises(SalesforceAuthenticationFailed):
+        SalesforceLogin(
+            **{**credentials, "password": "wrong"}, session=http_session, domain=salesforce.soap_login_domain
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Amplitude
+# ---------------------------------------------------------------------------------------------------------------
+
+API_KEY = "demo-amplitude-key"
+
+
+class Outcomes:
+    """What the client reported through its callback: the only place amplitude-analytics reports results."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.reported: list[tuple[str, str | None, int, str | None]] = []
+
+    def record(self, event: BaseEvent, code: int, message: str | None) -> None:
+        with self._condition:
+            self.reported.append((event.event_type, event.insert_id, code, message))
+            self._condition.notify_all()
+
+    def wait_for(self, count: int) -> list[tuple[str, str | None, int, str | None]]:
+        with self._condition:
+            if not self._condition.wait_for(lambda: len(self.reported) >= count, timeout=WAIT):
+                raise AssertionError(f"expected {count} callbacks within {WAIT} s, got {self.reported}")
+            return list(self.reported)
+
+
+ClientFactory = Callable[..., tuple[Amplitude, Outcomes]]
+
+
+@pytest.fixture
+def amplitude_emulator() -> Iterator[AmplitudeEmulator]:
+    with AmplitudeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def make_client(amplitude_emulator: AmplitudeEmulator) -> Iterator[ClientFactory]:
+    clients: list[Amplitude] = []
+
+    def make(api_key: str = API_KEY) -> tuple[Amplitude, Outcomes]:
+        outcomes = Outcomes()
+        config = Config(
+            server_url=amplitude_emulator.url,
+            flush_queue_size=10,
+            # The background sender's first wait; retries then go out after the client's own backoff (100 ms+).
+            flush_interval_millis=100,
+            flush_max_retries=3,
+            callback=outcomes.record,
+        )
+        client = Amplitude(api_key, config)
+        clients.append(client)
+        return client, outcomes
+
+    yield make
+    for client in clients:
+        client.shutdown()  # flushes what is left while the emulator still runs
+
+
+def flush(client: Amplitude) -> None:
+    """Send what is buffered and wait for the answer (not for retries: those run on the client's own thread)."""
+    for future in client.flush():
+        if future is not None:  # None when nothing was buffered
+            future.result(timeout=WAIT)
+
+
+def event(
+    event_type: str = "Lead Scored", user_id: str = "caller-0001", insert_id: str = "trial-call-0001"
+) -> BaseEvent:
+    return BaseEvent(event_type, user_id=user_id, insert_id=insert_id, event_properties={"score": 87})
+
+
+def test_an_event_tracked_twice_is_stored_once(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory
+) -> None:
+    client, outcomes = make_client()
+    client.track(event())
+    client.track(event())
+    client.track(event("Meeting Booked", insert_id="trial-call-0001-meeting"))
+    flush(client)
+
+    assert [code for _, _, code, _ in outcomes.wait_for(3)] == [200, 200, 200]
+    stored = amplitude_emulator.events
+    assert [(e["event_type"], e["insert_id"]) for e in stored] == [
+        ("Lead Scored", "trial-call-0001"),
+        ("Meeting Booked", "trial-call-0001-meeting"),
+    ]
+    assert stored[0]["user_id"] == "caller-0001" and stored[0]["event_properties"] == {"score": 87}
+    assert stored[0]["library"].startswith("amplitude-python/")
+    assert (amplitude_emulator.received_count, amplitude_emulator.duplicates_dropped) == (3, 1)
+
+
+def test_a_short_user_id_is_rejected_and_the_valid_events_are_resent(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory
+) -> None:
+    client, outcomes = make_client()
+    client.track(event(user_id="abc", insert_id="short-id"))
+    client.track(event())
+    flush(client)
+
+    reported = {insert_id: (code, message) for _, insert_id, code, message in outcomes.wait_for(2)}
+    assert reported["short-id"] == (400, "Invalid id length for user_id or device_id")
+    assert reported["trial-call-0001"][0] == 200
+    # HTTP V2 refuses the whole batch; the client resends the valid events on its own.
+    assert [status for _, _, status in amplitude_emulator.request_log] == [400, 200]
+    assert [e["insert_id"] for e in amplitude_emulator.events] == ["trial-call-0001"]
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_failed_batch_is_retried_by_the_client(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory, status: int
+) -> None:
+    client, outcomes = make_client()
+    amplitude_emulator.fail_next(1, status, list_throttled_events=False)
+    client.track(event())
+    flush(client)
+
+    assert outcomes.wait_for(1) == [("Lead Scored", "trial-call-0001", 200, "Event sent successfully.")]
+    assert [status for _, _, status in amplitude_emulator.request_log] == [status, 200]
+    assert len(amplitude_emulator.events) == 1
+    assert amplitude_emulator.received_count == 2
+
+
+def test_throttled_events_wait_30s_unless_flushed(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory
+) -> None:
+    client, outcomes = make_client()
+    amplitude_emulator.fail_next(1, 429)  # the real body: this event is listed in throttled_events
+    client.track(event())
+    flush(client)
+
+    # The client holds a throttled event back for 30 s: nothing more is sent meanwhile.
+    assert not threading.Event().wait(0.3)
+    assert [status for _, _, status in amplitude_emulator.request_log] == [429]
+    assert outcomes.reported == []
+    # flush() does not honour that hold: it sends everything buffered at once.
+    flush(client)
+    assert outcomes.wait_for(1)[0][2] == 200
+    assert len(amplitude_emulator.events) == 1
+
+
+def test_a_timed_out_batch_is_resent_and_deduplicated(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client's timeout is a module constant (10 s), not a Config option.
+    monkeypatch.setattr(amplitude.constants, "CONNECTION_TIMEOUT", 0.2)
+    client, outcomes = make_client()
+    amplitude_emulator.delay_next(1, 0.5)
+    client.track(event())
+    flush(client)
+
+    assert outcomes.wait_for(1)[0][2] == 200
+    # The late first request was stored; its resend (same insert_id) was accepted and dropped.
+    assert len(amplitude_emulator.events) == 1
+    assert (amplitude_emulator.received_count, amplitude_emulator.duplicates_dropped) == (2, 1)
+
+
+def test_an_invalid_api_key_drops_the_events_without_a_callback(
+    amplitude_emulator: AmplitudeEmulator, make_client: ClientFactory
+) -> None:
+    client, outcomes = make_client(api_key="not-a-project-key")
+    client.track(event())
+    flush(client)
+
+    assert amplitude_emulator.request_log == [("POST", "/2/httpapi", 400)]
+    assert outcomes.reported == []  # the client only logs "Invalid API Key"
+    assert amplitude_emulator.events == []
+
+
+def post(emulator: AmplitudeEmulator, payload: Any) -> tuple[int, dict[str, Any]]:
+    session = requests.Session()
+    session.trust_env = False
+    with session:
+        response = session.post(emulator.url, data=json.dumps(payload), headers={"Content-Type": "application/json"})
+    return response.status_code, response.json()
+
+
+def test_http_v2_validation_bodies(amplitude_emulator: AmplitudeEmulator) -> None:
+    good = {"event_type": "Lead Scored", "user_id": "caller-0001", "insert_id": "a"}
+
+    status, body = post(amplitude_emulator, {"api_key": API_KEY, "events": [good]})
+    assert status == 200
+    assert body["code"] == 200 and body["events_ingested"] == 1
+    assert body["payload_size_bytes"] > 0 and body["server_upload_time"] > 0
+
+    assert post(amplitude_emulator, {"api_key": "nope", "events": [good]}) == (
+        400,
+        {"code": 400, "error": "Invalid API key: nope"},
+    )
+    assert post(amplitude_emulator, {"events": [good]})[1]["missing_field"] == "api_key"
+    assert post(amplitude_emulator, {"api_key": API_KEY, "events": []})[1]["missing_field"] == "events"
+    status, body = post(amplitude_emulator, {"api_key": API_KEY, "events": [good, {"user_id": "caller-0002"}, {}]})
+    assert status == 400
+    assert body["events_with_missing_fields"] == {"event_type": [1, 2], "user_id": [2], "device_id": [2]}
+    assert post(amplitude_emulator, {"api_key": API_KEY, "events": [good] * 2001}) == (
+        413,
+        {"code": 413, "error": "Payload too large"},
+    )
+    big = {**good, "event_properties": {"transcript": "x" * (1024 * 1024)}}
+    assert post(amplitude_emulator, {"api_key": API_KEY, "events": [big]})[0] == 413
+    assert amplitude_emulator.events == [good]
