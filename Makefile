@@ -37,3 +37,34 @@ test: lint typecheck template-check
 
 bench: bootstrap
 	$(RUN) python -m benchmarks.run
+
+# --- SAM builds (`sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set; see template.yaml) ----------
+# Each artifact holds the `functions` package (common + the one function, so imports stay absolute) and the
+# dependencies from functions/requirements.txt as arm64 / CPython 3.12 wheels. `uv pip` is used because the
+# uv-managed venv has no pip; the flags are pip's `--platform manylinux2014_aarch64 --only-binary=:all:
+# --python-version 3.12 --target`.
+LAMBDA_PIP := $(UV) pip install --quiet --python-platform aarch64-manylinux2014 --only-binary :all: \
+	--python-version 3.12 --requirement functions/requirements.txt --target
+
+define build-lambda
+	mkdir -p "$(ARTIFACTS_DIR)/functions"
+	cp functions/__init__.py "$(ARTIFACTS_DIR)/functions/"
+	cp -R functions/common "$(ARTIFACTS_DIR)/functions/"
+	cp -R functions/$(1) "$(ARTIFACTS_DIR)/functions/"
+	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)"
+	find "$(ARTIFACTS_DIR)/functions" -name __pycache__ -type d -prune -exec rm -rf {} +
+endef
+
+.PHONY: build-ScoreLeadFunction build-SalesforceSyncFunction build-AmplitudeEventsFunction build-HotLeadAlertFunction
+
+build-ScoreLeadFunction:
+	$(call build-lambda,score_lead)
+
+build-SalesforceSyncFunction:
+	$(call build-lambda,salesforce_sync)
+
+build-AmplitudeEventsFunction:
+	$(call build-lambda,amplitude_events)
+
+build-HotLeadAlertFunction:
+	$(call build-lambda,hot_lead_alert)

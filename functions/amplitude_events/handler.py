@@ -1,0 +1,76 @@
+"""amplitude_events: SQS ("Lead Scored") -> Amplitude events, flushed and checked before returning."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.amplitude_events.logic import send_session_events
+from functions.common.amplitude import AmplitudeCredentials, AmplitudeSender
+from functions.common.events import LeadScoredDetail, parse_lead_scored_body
+from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.settings import amplitude_events_settings
+
+CONSUMER = "amplitude_events"
+SECRET_MAX_AGE_SECONDS = 300
+
+settings = amplitude_events_settings()
+logger = Logger(level=settings.log_level)
+tracer = Tracer()
+metrics = Metrics()
+metrics.set_default_dimensions(stage=settings.stage)
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency_config = IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@cache
+def sender() -> AmplitudeSender:
+    """One SDK client per container (its worker threads are reused across invocations)."""
+    secret = parameters.get_secret(settings.amplitude_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    return AmplitudeSender(AmplitudeCredentials.model_validate(secret), settings.amplitude_max_retries)
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+    data_keyword_argument="session_id",
+    persistence_store=persistence,
+    config=idempotency_config,
+    key_prefix=CONSUMER,
+)
+def send_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
+    """Send a session's events once, keyed on the session id; insert_ids protect the rare double send."""
+    count = send_session_events(detail, sender(), settings.amplitude_flush_timeout_seconds)
+    metrics.add_metric(name="AmplitudeEventsSent", unit=MetricUnit.Count, value=count)
+    logger.info("Amplitude events accepted", extra={"session_id": session_id, "events": count})
+    return {"session_id": session_id, "events": count}
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword)."""
+    try:
+        detail = parse_lead_scored_body(record.body)
+        send_once(session_id=detail.session_id, detail=detail)
+    except PermanentFailure as failure:
+        dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

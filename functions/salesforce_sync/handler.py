@@ -1,0 +1,87 @@
+"""salesforce_sync: SQS ("Lead Scored") -> upsert the Lead and the call's Task in Salesforce."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.events import LeadScoredDetail, parse_lead_scored_body
+from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
+from functions.common.settings import salesforce_sync_settings
+from functions.salesforce_sync.logic import sync_session
+
+CONSUMER = "salesforce_sync"
+SECRET_MAX_AGE_SECONDS = 300
+
+settings = salesforce_sync_settings()
+logger = Logger(level=settings.log_level)
+tracer = Tracer()
+metrics = Metrics()
+metrics.set_default_dimensions(stage=settings.stage)
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency_config = IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+def credentials() -> SalesforceCredentials:
+    secret = parameters.get_secret(settings.salesforce_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    return SalesforceCredentials.model_validate(secret)
+
+
+@cache
+def gateway() -> SalesforceGateway:
+    """One logged-in client per container; credentials come from Secrets Manager (cached five minutes)."""
+    return SalesforceGateway(
+        credentials,
+        api_version=settings.salesforce_api_version,
+        timeout_seconds=settings.salesforce_timeout_seconds,
+        ca_bundle=settings.salesforce_ca_bundle,
+    )
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+    data_keyword_argument="session_id",
+    persistence_store=persistence,
+    config=idempotency_config,
+    key_prefix=CONSUMER,
+)
+def sync_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
+    """Sync a session once, keyed on the session id (never on the delivery's message id)."""
+    outcome = sync_session(detail, gateway(), settings)
+    metrics.add_metric(
+        name="SalesforceLeadsSynced" if outcome.synced else "SalesforceLeadsSkipped", unit=MetricUnit.Count, value=1
+    )
+    logger.info("Salesforce sync done", extra={"session_id": session_id, **outcome.as_dict()})
+    return outcome.as_dict()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword)."""
+    try:
+        detail = parse_lead_scored_body(record.body)
+        sync_once(session_id=detail.session_id, detail=detail)
+    except PermanentFailure as failure:
+        dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,187 @@
+"""salesforce_sync: one Lead per person (upsert by lead key) and one Task per call (upsert by session id)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from functions.common.events import LeadScoredDetail
+from functions.common.failures import PermanentFailure, RetryableFailure
+from functions.common.record import Industry
+from functions.common.salesforce import SalesforceCallError, SalesforceGateway
+from functions.common.sanitise import plain_text, single_line, truncate
+from functions.common.settings import SalesforceSyncSettings
+
+# Salesforce field lengths (standard fields, and the custom fields docs/backend.md asks admins to create).
+LEAD_LIMITS = {
+    "FirstName": 40,
+    "LastName": 80,
+    "Company": 255,
+    "Email": 80,
+    "LeadSource": 40,
+    "Description": 32000,
+    "Industry": 40,
+}
+TASK_LIMITS = {"Subject": 255, "Description": 32000}
+GRADE_LENGTH = 1
+SESSION_ID_LENGTH = 128
+INTEGRATIONS_LENGTH = 255
+UNKNOWN_LAST_NAME = "Unknown caller"
+UNKNOWN_COMPANY = "Unknown company"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Our industries mapped to the standard Lead Industry picklist; the exact value is in the description.
+SALESFORCE_INDUSTRY = {
+    Industry.HEALTHCARE: "Healthcare",
+    Industry.FINANCE: "Finance",
+    Industry.INSURANCE: "Insurance",
+    Industry.EDUCATION: "Education",
+    Industry.CONSTRUCTION: "Construction",
+    Industry.TECHNOLOGY: "Technology",
+    Industry.MANUFACTURING: "Manufacturing",
+    Industry.NONPROFIT: "Not For Profit",
+    Industry.GOVERNMENT: "Government",
+    Industry.HOSPITALITY: "Hospitality",
+    Industry.RETAIL: "Retail",
+}
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    synced: bool
+    lead_id: str | None = None
+    task_id: str | None = None
+    lead_created: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def should_sync(detail: LeadScoredDetail) -> bool:
+    """Sales wants a session when the caller left contact details, booked a meeting, or revealed a signal."""
+    contact = detail.contact
+    has_contact = contact is not None and any([contact.email, contact.name, contact.company])
+    return has_contact or detail.meeting.booked or detail.signals.any
+
+
+def split_name(name: str | None) -> tuple[str | None, str]:
+    """("Dana Lee") -> ("Dana", "Lee"); one word is a last name; no name is the required-field fallback."""
+    words = single_line(name or "").split(" ")
+    words = [word for word in words if word]
+    if not words:
+        return None, UNKNOWN_LAST_NAME
+    if len(words) == 1:
+        return None, words[0]
+    return " ".join(words[:-1]), words[-1]
+
+
+def valid_email(email: str | None) -> str | None:
+    """An email Salesforce will accept, or None (a spoken address can be garbled; it stays in the description)."""
+    if not email:
+        return None
+    cleaned = email.strip()
+    return cleaned if len(cleaned) <= LEAD_LIMITS["Email"] and _EMAIL.match(cleaned) else None
+
+
+def describe(detail: LeadScoredDetail) -> str:
+    """The text a rep reads on the Lead and the Task: score, reasons, quotes, meeting, where the record is."""
+    started = detail.started_at.strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Voice agent call {detail.session_id} on {started} ({round(detail.duration_s)} s, {detail.end_reason.value})",
+        f"Score {detail.score}/100, grade {detail.grade}{', HOT LEAD' if detail.hot else ''}",
+        "",
+        "Why:",
+        *[f"- {reason}" for reason in detail.reasons],
+    ]
+    if detail.signals.evidence:
+        lines += ["", "What the caller said:"]
+        lines += [f'- {item.field} = {item.value}: "{item.quote}"' for item in detail.signals.evidence]
+    if detail.signals.industry is not None:
+        lines.append(f"Industry: {detail.signals.industry.value}")
+    contact = detail.contact
+    if contact is not None:
+        lines += ["", f"Contact given: {contact.name or '-'}, {contact.email or '-'}, {contact.company or '-'}"]
+    meeting = detail.meeting
+    if meeting.booked:
+        lines.append(
+            f"Meeting booked: yes ({meeting.meeting_id or 'no id'}, preferred {meeting.preferred_time or '-'})"
+        )
+    else:
+        lines.append("Meeting booked: no")
+    if detail.tool_call_counts:
+        lines.append("Tools used: " + ", ".join(f"{name} x{count}" for name, count in detail.tool_call_counts.items()))
+    lines.append(f"Session record: {detail.session_object.uri}")
+    return plain_text("\n".join(lines))
+
+
+def _text(value: str, limit: int) -> str:
+    return truncate(single_line(value), limit)
+
+
+def lead_fields(detail: LeadScoredDetail, settings: SalesforceSyncSettings) -> dict[str, Any]:
+    """The Lead's fields, truncated to Salesforce lengths, with fallbacks for the required ones."""
+    contact = detail.contact
+    first_name, last_name = split_name(contact.name if contact else None)
+    company = contact.company if contact and contact.company and contact.company.strip() else UNKNOWN_COMPANY
+    fields: dict[str, Any] = {
+        "LastName": _text(last_name, LEAD_LIMITS["LastName"]),
+        "Company": _text(company, LEAD_LIMITS["Company"]),
+        "LeadSource": _text(settings.salesforce_lead_source, LEAD_LIMITS["LeadSource"]),
+        "Description": truncate(describe(detail), LEAD_LIMITS["Description"]),
+        settings.salesforce_score_field: detail.score,
+        settings.salesforce_grade_field: detail.grade[:GRADE_LENGTH],
+        settings.salesforce_hot_field: detail.hot,
+        settings.salesforce_last_session_field: detail.session_id[:SESSION_ID_LENGTH],
+    }
+    if first_name:
+        fields["FirstName"] = _text(first_name, LEAD_LIMITS["FirstName"])
+    email = valid_email(contact.email if contact else None)
+    if email:
+        fields["Email"] = email
+    signals = detail.signals
+    if signals.team_size is not None:
+        fields["NumberOfEmployees"] = signals.team_size
+    if signals.monthly_volume is not None:
+        fields[settings.salesforce_monthly_volume_field] = signals.monthly_volume
+    if signals.integrations:
+        fields[settings.salesforce_integrations_field] = _text(", ".join(signals.integrations), INTEGRATIONS_LENGTH)
+    if signals.industry is not None:
+        fields["Industry"] = SALESFORCE_INDUSTRY.get(signals.industry, "Other")
+    return fields
+
+
+def task_fields(detail: LeadScoredDetail, lead_id: str) -> dict[str, Any]:
+    """The call as a completed Task on the Lead."""
+    company = detail.contact.company if detail.contact and detail.contact.company else "caller"
+    subject = f"Voice call: {company} - grade {detail.grade}, score {detail.score}{' (hot)' if detail.hot else ''}"
+    return {
+        "Subject": _text(subject, TASK_LIMITS["Subject"]),
+        "Description": truncate(describe(detail), TASK_LIMITS["Description"]),
+        "WhoId": lead_id,
+        "Status": "Completed",
+        "Priority": "High" if detail.hot else "Normal",
+        "ActivityDate": detail.started_at.date().isoformat(),
+        "Type": "Call",
+        "CallDurationInSeconds": round(detail.duration_s),
+    }
+
+
+def sync_session(detail: LeadScoredDetail, gateway: SalesforceGateway, settings: SalesforceSyncSettings) -> SyncOutcome:
+    """Upsert the Lead then the Task; raises RetryableFailure or PermanentFailure by Salesforce error code."""
+    if not should_sync(detail):
+        return SyncOutcome(synced=False)
+    try:
+        lead = gateway.upsert(
+            "Lead", settings.salesforce_lead_key_field, detail.lead_key, lead_fields(detail, settings)
+        )
+        task = gateway.upsert(
+            "Task", settings.salesforce_task_key_field, detail.session_id, task_fields(detail, lead.record_id)
+        )
+    except SalesforceCallError as error:
+        if error.retryable:
+            raise RetryableFailure(f"Salesforce: {error}; will retry") from error
+        raise PermanentFailure(
+            f"Salesforce rejected session {detail.session_id}: {error}", detail.session_id
+        ) from error
+    return SyncOutcome(synced=True, lead_id=lead.record_id, task_id=task.record_id, lead_created=lead.created)

@@ -1,0 +1,101 @@
+"""score_lead: SQS (S3 "Object Created" via EventBridge) -> validate, score, write scored/, put "Lead Scored"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import events_client, s3_client
+from functions.common.events import S3Location
+from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.record import SessionRecord
+from functions.common.settings import score_lead_settings
+from functions.score_lead.logic import load_session, score_and_publish
+from functions.score_lead.reader import RejectedObjectError
+from functions.score_lead.storage import ObjectMissingError, quarantine_object
+
+CONSUMER = "score_lead"
+
+settings = score_lead_settings()
+logger = Logger(level=settings.log_level)
+tracer = Tracer()
+metrics = Metrics()
+metrics.set_default_dimensions(stage=settings.stage)
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency_config = IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+    data_keyword_argument="session_id",
+    persistence_store=persistence,
+    config=idempotency_config,
+    key_prefix=CONSUMER,
+)
+def score_once(*, session_id: str, record: SessionRecord, source: S3Location) -> dict[str, Any]:
+    """Score and publish a session once, keyed on the session id (never on the delivery's message id)."""
+    detail = score_and_publish(record, source, settings, s3_client(), events_client())
+    metrics.add_metric(name="SessionsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="LeadsScored", unit=MetricUnit.Count, value=1)
+    if detail.hot:
+        metrics.add_metric(name="HotLeads", unit=MetricUnit.Count, value=1)
+    return {"session_id": session_id, "score": detail.score, "grade": detail.grade, "hot": detail.hot}
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword)."""
+    try:
+        notification = parse(event=record.json_body, model=S3EventNotificationEventBridgeModel)
+    except (ValidationError, ValueError) as error:
+        failure = PermanentFailure(f"message body is not an S3 'Object Created' EventBridge event: {error}")
+        dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)
+        return
+    source = S3Location(
+        bucket=notification.detail.bucket.name,
+        key=notification.detail.object.key,
+        version_id=notification.detail.object.version_id,
+    )
+    if not source.key.startswith(settings.sessions_prefix):
+        logger.warning("Ignoring an object outside the sessions prefix", extra={"object": source.uri})
+        return
+    try:
+        session, source = load_session(s3_client(), source, settings)
+    except ObjectMissingError as missing:
+        metrics.add_metric(name="ObjectsMissing", unit=MetricUnit.Count, value=1)
+        logger.warning("Session object is gone; nothing to score", extra={"object": source.uri, "error": str(missing)})
+        return
+    except RejectedObjectError as rejected:
+        target = quarantine_object(s3_client(), source, rejected.reason, settings.quarantine_prefix)
+        metrics.add_metric(name="RecordsQuarantined", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "Invalid session object quarantined; it will not be retried",
+            extra={"object": source.uri, "quarantined_to": target.uri, "reason": rejected.reason},
+        )
+        return
+    logger.append_keys(session_id=session.session_id)
+    try:
+        score_once(session_id=session.session_id, record=session, source=source)
+    finally:
+        logger.remove_keys(["session_id"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

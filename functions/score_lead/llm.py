@@ -1,0 +1,90 @@
+"""Optional LLM scoring through Bedrock's Converse API, validated, with the rules as the fallback.
+
+The hot flag always comes from the rules: it is a business threshold, not an opinion. The LLM only
+proposes the score and the reasons; anything it returns that is not the expected JSON is discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.common.record import SessionRecord
+from functions.common.sanitise import truncate
+from functions.common.scoring import MAX_REASONS, LeadScore, booked_meeting, grade_for
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+MAX_TRANSCRIPT_CHARS = 4000
+SYSTEM_PROMPT = (
+    "You score inbound sales leads for a document-automation product from a summary of one voice call. "
+    "Consider team size, monthly document volume, integrations, urgency, industry fit and whether a meeting "
+    "was booked. Answer with JSON only, no prose: "
+    '{"score": <integer 0-100>, "reasons": [<1 to 6 short strings, each under 200 characters>]}'
+)
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class LlmVerdict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    score: Annotated[int, Field(ge=0, le=100, strict=True)]
+    reasons: Annotated[list[Annotated[str, Field(min_length=1, max_length=300)]], Field(min_length=1, max_length=6)]
+
+
+def call_facts(record: SessionRecord) -> dict[str, Any]:
+    """What the model sees: signals, outcome and the caller's own words (as the transcript mode allows)."""
+    user_words = " | ".join(turn.text for turn in record.transcript if turn.role == "user")
+    return {
+        "duration_s": record.duration_s,
+        "end_reason": record.end_reason.value,
+        "signals": record.signals.model_dump(mode="json", exclude={"evidence"}),
+        "evidence": [item.text for item in record.signals.evidence],
+        "meeting_booked": booked_meeting(record) is not None,
+        "company": record.contact.company if record.contact else None,
+        "tools_used": [call.name for call in record.tool_calls],
+        "caller_said": truncate(user_words, MAX_TRANSCRIPT_CHARS),
+    }
+
+
+def parse_verdict(text: str) -> LlmVerdict:
+    """Validate the model's answer; tolerates prose or code fences around one JSON object."""
+    match = _JSON_OBJECT.search(text)
+    if match is None:
+        raise ValueError("the model's answer contains no JSON object")
+    return LlmVerdict.model_validate_json(match.group(0))
+
+
+def score_with_llm(record: SessionRecord, rules: LeadScore, bedrock: Any, model_id: str) -> LeadScore:
+    """Ask the model for a score; on any error or invalid answer return the rules' score unchanged."""
+    try:
+        response = bedrock.converse(
+            modelId=model_id,
+            system=[{"text": SYSTEM_PROMPT}],
+            messages=[{"role": "user", "content": [{"text": json.dumps(call_facts(record))}]}],
+            inferenceConfig={"maxTokens": 400, "temperature": 0.0},
+        )
+        blocks = response["output"]["message"]["content"]
+        verdict = parse_verdict("".join(block.get("text", "") for block in blocks))
+    except (BotoCoreError, ClientError, ValidationError, ValueError, KeyError, TypeError) as error:
+        logger.warning(
+            "LLM scoring failed; using the rules score",
+            extra={"session_id": record.session_id, "model_id": model_id, "error": str(error)},
+        )
+        metrics.add_metric(name="LlmScoringFallbacks", unit=MetricUnit.Count, value=1)
+        return rules
+    reasons = [f"model: {truncate(reason, 280)}" for reason in verdict.reasons]
+    return LeadScore(
+        score=verdict.score,
+        grade=grade_for(verdict.score),
+        hot=rules.hot,
+        reasons=(rules.reasons[:1] if rules.hot else []) + reasons[: MAX_REASONS - 1],
+        method="llm",
+    )

@@ -1,0 +1,116 @@
+"""score_lead's work for one session object: read, validate, score, write the scored record, publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from functions.common.aws import bedrock_runtime_client
+from functions.common.events import (
+    DETAIL_TYPE,
+    EVENT_SOURCE,
+    LeadScoredDetail,
+    S3Location,
+    build_lead_scored_detail,
+)
+from functions.common.failures import RetryableFailure
+from functions.common.record import SessionRecord, partition_key
+from functions.common.scoring import HotThresholds, LeadScore, score_by_rules
+from functions.common.settings import ScoreLeadSettings
+from functions.score_lead.llm import score_with_llm
+from functions.score_lead.reader import read_record
+from functions.score_lead.storage import fetch_object, write_scored
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(child=True)
+
+
+def load_session(s3: S3Client, location: S3Location, settings: ScoreLeadSettings) -> tuple[SessionRecord, S3Location]:
+    """Read and validate the object; raises RejectedObjectError (quarantine) or ObjectMissingError."""
+    fetched = fetch_object(s3, location, settings.max_record_bytes)
+    record = read_record(fetched.data, fetched.location.uri, settings.max_decompressed_bytes)
+    return record, fetched.location
+
+
+def score(record: SessionRecord, settings: ScoreLeadSettings) -> LeadScore:
+    """Rules always; the LLM on top when enabled (it falls back to the rules by itself)."""
+    thresholds = HotThresholds(team_size=settings.hot_team_size, monthly_volume=settings.hot_monthly_volume)
+    rules = score_by_rules(record, thresholds)
+    if not settings.llm_scoring_enabled:
+        return rules
+    bedrock = bedrock_runtime_client(settings.llm_timeout_seconds)
+    return score_with_llm(record, rules, bedrock, settings.llm_model_id)
+
+
+def scored_document(record: SessionRecord, detail: LeadScoredDetail) -> dict[str, Any]:
+    """The scored record: the session as received plus a `scoring` block (one Athena row per session)."""
+    return {
+        **record.model_dump(mode="json"),
+        "lead_key": detail.lead_key,
+        "scoring": {
+            "score": detail.score,
+            "grade": detail.grade,
+            "hot": detail.hot,
+            "reasons": detail.reasons,
+            "method": detail.scoring_method,
+            "scored_at": detail.scored_at.isoformat(),
+        },
+    }
+
+
+def publish_lead_scored(events: EventBridgeClient, bus_name: str, detail: LeadScoredDetail) -> str:
+    """PutEvents with the failure check PutEvents needs: it reports per-entry failures with HTTP 200."""
+    response = events.put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": DETAIL_TYPE,
+                "Detail": detail.model_dump_json(),
+                "EventBusName": bus_name,
+            }
+        ]
+    )
+    entry = response["Entries"][0]
+    if response.get("FailedEntryCount", 0) or "EventId" not in entry:
+        raise RetryableFailure(
+            f"PutEvents rejected 'Lead Scored' for session {detail.session_id}: "
+            f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}; will retry"
+        )
+    return entry["EventId"]
+
+
+def score_and_publish(
+    record: SessionRecord,
+    source: S3Location,
+    settings: ScoreLeadSettings,
+    s3: S3Client,
+    events: EventBridgeClient,
+) -> LeadScoredDetail:
+    """Score a validated session, write `scored/...`, then announce it; the write comes first so consumers
+    never see an event whose scored object is missing."""
+    lead_score = score(record, settings)
+    scored_location = S3Location(
+        bucket=source.bucket,
+        key=partition_key(settings.scored_prefix, record.started_at, record.session_id),
+    )
+    detail = build_lead_scored_detail(record, lead_score, source, scored_location, scored_at=datetime.now(UTC))
+    write_scored(s3, scored_location, scored_document(record, detail))
+    event_id = publish_lead_scored(events, settings.event_bus_name, detail)
+    logger.info(
+        "Lead scored",
+        extra={
+            "session_id": record.session_id,
+            "score": detail.score,
+            "grade": detail.grade,
+            "hot": detail.hot,
+            "method": detail.scoring_method,
+            "event_id": event_id,
+            "scored_object": scored_location.uri,
+        },
+    )
+    return detail

@@ -1,0 +1,28 @@
+"""Loading the sample payloads in events/ (shared by unit, integration and infrastructure tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from functions.common.record import SessionRecord, parse_record
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EVENTS_DIR = REPO_ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return data
+
+
+def example_record_data() -> dict[str, Any]:
+    return load_event("session_record_example.json")
+
+
+def example_record(**changes: Any) -> SessionRecord:
+    """The example session record, with top-level fields replaced by `changes`."""
+    data = example_record_data()
+    data.update(changes)
+    return parse_record(data, source="events/session_record_example.json")
