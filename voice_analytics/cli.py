@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -30,6 +32,135 @@ def signals() -> None:
         found = detect(line.rstrip("\n"))
         sys.stdout.write(json.dumps(found.as_output()) + "\n")
         sys.stdout.flush()
+
+
+_OutOption = Annotated[Path | None, typer.Option("--out", help="Write records under this folder, laid out like S3.")]
+_BucketOption = Annotated[
+    str | None,
+    typer.Option("--bucket", help="Bucket to put records to (default: ANALYTICS_BUCKET; AWS_ENDPOINT_URL honoured)."),
+]
+_VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log the agent's and LiveKit's INFO messages.")]
+_SpoolDirOption = Annotated[
+    Path | None, typer.Option("--spool-dir", help="Spool folder (default: ANALYTICS_SPOOL_DIR).")
+]
+
+
+def _simulation_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:
+        # LiveKit logs every session start and stop at INFO; a simulation only needs warnings.
+        logging.getLogger("livekit").setLevel(logging.WARNING)
+
+
+@app.command()
+def simulate(
+    scripts: Annotated[list[Path], typer.Argument(help="Conversation scripts (JSON), or folders of them.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write records under this folder, laid out like the bucket.")
+    ] = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Put records to this bucket (AWS_ENDPOINT_URL honoured).")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log the agent's and LiveKit's INFO messages.")
+    ] = False,
+) -> None:
+    """Run conversation scripts through the real agent in text mode and export one session record each."""
+    import json
+
+    from agent.exporter import DirectorySink, Exporter, RecordSink, S3Sink, make_s3_client
+    from agent.settings import AgentSettings
+    from agent.simulate import run
+    from functions.common.record import RecordInvalidError
+
+    _simulation_logging(verbose)
+    if (out is None) == (bucket is None):
+        raise typer.BadParameter("give exactly one of --out DIR or --bucket NAME")
+    settings = AgentSettings.from_env()
+    sink: RecordSink
+    if out is not None:
+        sink = DirectorySink(out)
+    else:
+        client = make_s3_client(
+            endpoint_url=settings.aws_endpoint_url,
+            connect_timeout_s=settings.s3_connect_timeout_s,
+            read_timeout_s=settings.s3_read_timeout_s,
+            max_attempts=settings.s3_max_attempts,
+        )
+        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+    exporter = Exporter(
+        sink, spool_dir=settings.spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
+    )
+    paths: list[Path] = []
+    for item in scripts:
+        paths.extend(sorted(item.glob("*.json")) if item.is_dir() else [item])
+    if not paths:
+        raise typer.BadParameter("no conversation scripts found")
+    try:
+        results = run(paths, exporter, settings)
+    except RecordInvalidError as error:
+        sys.stderr.write(f"{error}\n")
+        raise typer.Exit(2) from error
+    for path, result in zip(paths, results, strict=True):
+        sys.stdout.write(
+            json.dumps({"script": str(path), "status": result.status, "key": result.key, "location": result.location})
+            + "\n"
+        )
+    if any(result.status == "spooled" for result in results):
+        raise typer.Exit(1)
+
+
+spool_app = typer.Typer(help="Session records spooled to disk because S3 could not be reached.", no_args_is_help=True)
+app.add_typer(spool_app, name="spool")
+
+
+@spool_app.command("flush")
+def spool_flush(
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Bucket to upload to (default: ANALYTICS_BUCKET).")
+    ] = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option("--spool-dir", help="Spool folder (default: ANALYTICS_SPOOL_DIR).")
+    ] = None,
+) -> None:
+    """Upload every spooled record with a conditional put; each is deleted once stored (or already there)."""
+    import json
+    import logging
+
+    from agent.exporter import S3Sink, flush_spool, make_s3_client
+    from agent.settings import AgentSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = AgentSettings.from_env()
+    client = make_s3_client(
+        endpoint_url=settings.aws_endpoint_url,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
+        max_attempts=settings.s3_max_attempts,
+    )
+    sink = S3Sink(bucket or settings.analytics_bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+    report = flush_spool(sink, spool_dir or settings.spool_dir)
+    sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@spool_app.command("list")
+def spool_list(
+    spool_dir: Annotated[
+        Path | None, typer.Option("--spool-dir", help="Spool folder (default: ANALYTICS_SPOOL_DIR).")
+    ] = None,
+) -> None:
+    """Print the S3 key of every record waiting in the spool, one per line."""
+    from agent.exporter import spooled_keys
+    from agent.settings import AgentSettings
+
+    for key in spooled_keys(spool_dir or AgentSettings.from_env().spool_dir):
+        sys.stdout.write(key + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+"""Replay conversation scripts through the real AgentSession in text mode and export each record.
+
+No network, audio or LiveKit server: the LLM is `ScriptedLLM`, the tool backends are the in-process fakes,
+and the record goes through the real exporter to a local directory (mirroring the S3 layout) or a bucket.
+Session times come from the script's `started_at` and advance per turn, so keys and records are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from livekit.agents import AgentSession, RunResult
+
+from agent.assistant import Assistant
+from agent.clients import FailureSwitch, FakeKnowledgeSearchClient, FakeMeetingBookingClient
+from agent.collector import Channel, SessionCollector, SimulatedClock
+from agent.exporter import Exporter, ExportResult, SessionExportOnce, log_task_outcome
+from agent.scripted_llm import ConversationScript, ScriptedLLM
+from agent.settings import AgentSettings
+from functions.common.record import TranscriptMode
+
+logger = logging.getLogger("agent.simulate")
+
+
+@dataclass
+class SimulationOutcome:
+    script: ConversationScript
+    export: ExportResult
+    collector: SessionCollector
+    session: AgentSession[Any]
+    replies: list[str]
+
+
+def caller_channel(identity: str | None) -> Channel:
+    if not identity:
+        return "unknown"
+    # LiveKit SIP participants are named sip_<number> by default.
+    return "sip" if identity.startswith("sip_") else "web"
+
+
+async def run_script(
+    script: ConversationScript,
+    exporter: Exporter,
+    *,
+    settings: AgentSettings | None = None,
+    transcript_mode: TranscriptMode | None = None,
+) -> SimulationOutcome:
+    """Run one script through a real AgentSession and export its record (exactly once)."""
+    settings = settings or AgentSettings()
+    clock = SimulatedClock(script.start_time())
+    collector = SessionCollector(
+        session_id=script.session_id,
+        agent_name=settings.agent_name,
+        agent_version=settings.agent_version,
+        transcript_mode=transcript_mode or script.transcript or settings.transcript_mode,
+        caller_salt=settings.caller_salt,
+        clock=clock,
+    )
+    collector.set_caller(script.caller.identity, caller_channel(script.caller.identity))
+    failures = script.failure_plan()
+    knowledge = FakeKnowledgeSearchClient(FailureSwitch())
+    knowledge.failures.plan(failures.get("unleash_search_knowledge", []))
+    booking = FakeMeetingBookingClient(FailureSwitch())
+    booking.failures.plan(failures.get("book_sales_meeting", []))
+
+    session: AgentSession[Any] = AgentSession(llm=ScriptedLLM(script))
+    collector.attach(session)
+    export_once = SessionExportOnce(exporter, collector.build_record)
+    collector.on_end(lambda: log_task_outcome(export_once.trigger()))
+    await session.start(Assistant(knowledge=knowledge, booking=booking, collector=collector))
+
+    replies: list[str] = []
+    for text in script.user_texts():
+        if collector.end_requested:
+            break
+        clock.advance(script.seconds_per_turn)
+        try:
+            result: RunResult[None] = await session.run(user_input=text)
+        except RuntimeError as error:
+            # The agent ended the call (end_call) while this turn was answered.
+            logger.info("session %s closed during a turn: %s", script.session_id, error)
+            break
+        replies.extend(
+            event.item.text_content or ""
+            for event in result.events
+            if event.type == "message" and event.item.role == "assistant"
+        )
+
+    if collector.ended_at is None:
+        collector.mark_end_reason(script.end_reason)
+        clock.advance(script.seconds_per_turn)
+    await session.aclose()
+    export = await export_once.wait()
+    return SimulationOutcome(script=script, export=export, collector=collector, session=session, replies=replies)
+
+
+async def simulate_files(paths: list[Path], exporter: Exporter, settings: AgentSettings) -> list[ExportResult]:
+    results = []
+    for path in paths:
+        outcome = await run_script(ConversationScript.load(path), exporter, settings=settings)
+        results.append(outcome.export)
+    return results
+
+
+def run(paths: list[Path], exporter: Exporter, settings: AgentSettings) -> list[ExportResult]:
+    return asyncio.run(simulate_files(paths, exporter, settings))

@@ -1,0 +1,109 @@
+"""The collector's pure parts and its handling of LiveKit's own event and usage types (no session, no I/O)."""
+
+from __future__ import annotations
+
+from livekit.agents import (
+    CloseEvent,
+    CloseReason,
+    ConversationItemAddedEvent,
+    SessionUsageUpdatedEvent,
+    UserInputTranscribedEvent,
+    llm,
+    metrics,
+)
+
+from agent.collector import SessionCollector, percentiles, redact, safe_session_id
+from functions.common.record import SESSION_ID_PATTERN, EndReason, TranscriptMode, parse_record
+
+
+def _collector(mode: TranscriptMode = TranscriptMode.REDACTED) -> SessionCollector:
+    return SessionCollector(
+        session_id="unit-1", agent_name="a", agent_version="1", transcript_mode=mode, caller_salt="s"
+    )
+
+
+def test_redaction_masks_emails_phones_and_long_digit_runs_but_keeps_small_numbers() -> None:
+    text = "I'm dana.lee@example.com, call +1 (415) 555-0123 or 415.555.0199, code 12345678; team of 12, 300 a month"
+    assert redact(text) == "I'm [email], call [phone] or [phone], code [phone]; team of 12, 300 a month"
+    assert redact("order 123456 ready") == "order [number] ready"
+
+
+def test_odd_room_names_become_valid_distinct_session_ids() -> None:
+    import re
+
+    assert safe_session_id("trial-call-0001") == "trial-call-0001"
+    first, second = safe_session_id("my room/1"), safe_session_id("my room/2")
+    assert first != second
+    assert all(re.match(SESSION_ID_PATTERN, value) for value in (first, second, safe_session_id("!!!")))
+
+
+def test_percentiles_interpolate_and_are_absent_without_samples() -> None:
+    assert percentiles([]) is None
+    assert percentiles([10.0]) == {"count": 1, "p50": 10.0, "p95": 10.0}
+    assert percentiles([float(value) for value in range(1, 101)]) == {"count": 100, "p50": 50.5, "p95": 95.05}
+
+
+def test_final_transcript_and_its_committed_message_count_as_one_utterance() -> None:
+    collector = _collector()
+    collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript="we are a team", is_final=False))
+    collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript="we are a team of 12", is_final=True))
+    message = llm.ChatMessage(role="user", content=["we are a team of 12"])
+    collector.on_conversation_item_added(ConversationItemAddedEvent(item=message))
+
+    record = parse_record(collector.build_record())
+    assert record.signals.team_size == 12
+    assert [item.field for item in record.signals.evidence] == ["team_size"]
+    assert record.user_turns == 1
+
+
+def test_usage_and_latency_come_from_livekit_usage_and_turn_metrics() -> None:
+    collector = _collector()
+    usage = metrics.AgentSessionUsage(
+        model_usage=[
+            metrics.LLMModelUsage(provider="openai", model="gpt-4.1-mini", input_tokens=900, output_tokens=120),
+            metrics.STTModelUsage(provider="deepgram", model="nova-3", audio_duration=42.5),
+            metrics.TTSModelUsage(provider="cartesia", model="sonic-3", characters_count=640, audio_duration=38.0),
+        ]
+    )
+    collector.on_session_usage_updated(SessionUsageUpdatedEvent(usage=usage))
+    user = llm.ChatMessage(role="user", content=["hello"], metrics={"end_of_turn_delay": 0.4})
+    reply = llm.ChatMessage(role="assistant", content=["hi"], metrics={"llm_node_ttft": 0.35, "tts_node_ttfb": 0.12})
+    for item in (user, reply):
+        collector.on_conversation_item_added(ConversationItemAddedEvent(item=item))
+
+    record = parse_record(collector.build_record())
+    assert record.usage.llm[0].input_tokens == 900 and record.usage.llm[0].model == "gpt-4.1-mini"
+    assert record.usage.stt[0].audio_seconds == 42.5
+    assert record.usage.tts[0].characters == 640
+    assert record.latency.llm_ttft_ms is not None and record.latency.llm_ttft_ms.p50 == 350.0
+    assert record.latency.tts_ttfb_ms is not None and record.latency.tts_ttfb_ms.p95 == 120.0
+    assert record.latency.end_of_utterance_delay_ms is not None
+    assert record.latency.end_of_utterance_delay_ms.p50 == 400.0
+
+
+def test_close_reasons_map_to_end_reasons_and_an_explicit_reason_wins() -> None:
+    cases = {
+        CloseReason.PARTICIPANT_DISCONNECTED: EndReason.SIP_HANGUP,
+        CloseReason.ERROR: EndReason.ERROR,
+        CloseReason.JOB_SHUTDOWN: EndReason.WORKER_SHUTDOWN,
+        CloseReason.USER_INITIATED: EndReason.WORKER_SHUTDOWN,
+        CloseReason.TASK_COMPLETED: EndReason.AGENT_ENDED,
+    }
+    for close_reason, expected in cases.items():
+        collector = _collector()
+        collector.set_caller("sip_+1555", "sip")
+        collector.on_close(CloseEvent(reason=close_reason))
+        assert collector.end_reason() is expected, close_reason
+
+    collector = _collector()
+    collector.mark_end_reason(EndReason.TIMEOUT)
+    collector.on_close(CloseEvent(reason=CloseReason.USER_INITIATED))
+    assert collector.end_reason() is EndReason.TIMEOUT
+
+
+def test_a_session_that_never_closed_takes_its_end_reason_from_the_shutdown() -> None:
+    collector = _collector()
+    collector.set_caller("web-user", "web")
+    collector.note_shutdown("room disconnected")
+    assert collector.end_reason() is EndReason.CALLER_HANGUP
+    assert parse_record(collector.build_record()).end_reason is EndReason.CALLER_HANGUP
