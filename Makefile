@@ -2,12 +2,17 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
+# aws-sam-cli and checkov pin their own boto3 and cfn-lint, so they live in their own locked environment (tools/).
+TOOLS := $(UV) run --frozen --project tools
 
-.PHONY: bootstrap demo test lint typecheck template-check schema schema-check eval bench unit integration
+.PHONY: bootstrap tools demo test lint typecheck template-check schema schema-check eval bench unit integration
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+
+tools: bootstrap
+	@$(UV) sync --frozen --quiet --project tools
 
 demo: bootstrap
 	$(RUN) voice-analytics demo
@@ -19,9 +24,10 @@ lint: bootstrap
 typecheck: bootstrap
 	$(RUN) mypy
 
-template-check: bootstrap
+template-check: tools
 	$(RUN) cfn-lint template.yaml
-	AWS_DEFAULT_REGION=us-east-1 $(RUN) sam validate --lint --template-file template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(TOOLS) sam validate --lint --template-file template.yaml
+	$(TOOLS) checkov --file template.yaml --framework cloudformation --compact --quiet
 
 schema: bootstrap
 	$(RUN) python -m functions.common.schema > schemas/session-record.v1.json
