@@ -1,6 +1,7 @@
 # Every target bootstraps itself: uv is installed with pip if missing, then the locked environment is synced.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv from PATH, else the one bootstrap installs with pip (run as a module, wherever pip put its script).
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 # aws-sam-cli and checkov pin their own boto3 and cfn-lint, so they live in their own locked environment (tools/).
 TOOLS := $(UV) run --frozen --project tools
@@ -8,7 +9,7 @@ TOOLS := $(UV) run --frozen --project tools
 .PHONY: bootstrap tools demo test lint typecheck template-check schema schema-check eval bench unit integration
 
 bootstrap:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
 tools: bootstrap
