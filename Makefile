@@ -9,7 +9,8 @@ TOOLS := $(UV) run --frozen --project tools
 .PHONY: bootstrap tools demo test lint typecheck template-check schema schema-check eval bench unit integration
 
 bootstrap:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+	  || python3 -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
 tools: bootstrap
