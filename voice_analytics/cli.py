@@ -165,3 +165,48 @@ def spool_list(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def cost(
+    sessions_per_day: Annotated[
+        list[int], typer.Option("--sessions-per-day", "-n", help="Sessions a day; repeatable.")
+    ],
+    free_tier: Annotated[bool, typer.Option(help="Apply AWS's always-free allowances.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Modelled AWS cost per month, from published unit prices, beside the reference design's figures."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from voice_analytics.cost import assumptions_from_template, cost_table, ratio
+
+    root = Path(__file__).resolve().parents[1]
+    assumptions = assumptions_from_template(root / "template.yaml", root / "build" / "bench" / "bench.json")
+    table_data = cost_table(sessions_per_day, assumptions, free_tier)
+    if as_json:
+        print(json.dumps(table_data, indent=2))
+        return
+    first = next(iter(table_data.values()))
+    table = Table(title=f"AWS cost per month, {first['region']}, list prices as of {first['prices_as_of']}")
+    for column in ("sessions/day", "per-session part", "fixed part", "total", "reference design", "reference / ours"):
+        table.add_column(column, justify="right")
+    for volume, figures in table_data.items():
+        reference = figures["reference_usd"]
+        table.add_row(
+            f"{int(volume):,}",
+            f"${figures['variable_total_usd']:,.2f}",
+            f"${figures['fixed_total_usd']:,.2f}",
+            f"${figures['total_usd']:,.2f}",
+            f"${reference:,.2f}" if reference else "-",
+            f"{ratio(figures['total_usd'], reference)}x" if reference else "-",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        "fixed part: alarms, dashboard, custom metrics, KMS keys, idle SQS polling by Lambda; "
+        f"free tier {'applied' if free_tier else 'not applied'}; details with --json."
+    )
