@@ -994,6 +994,10 @@ _INTEGRATION_NOT_AFTER = {"slack": frozenset({"some", "the", "any", "of", "more"
 _INDUSTRY_INDEX = _PhraseIndex(_INDUSTRY_KEYWORDS)
 _URGENCY_INDEX = _PhraseIndex(dict.fromkeys(_URGENCY_PHRASES, True))
 _TEAM_PHRASE_INDEX = _PhraseIndex({**dict.fromkeys(_SOLO_PHRASES, 1), **dict.fromkeys(_PAIR_PHRASES, 2)})
+_INTEGRATION_FIRST = _INTEGRATION_INDEX.first_tokens
+_URGENCY_FIRST = _URGENCY_INDEX.first_tokens
+_INDUSTRY_FIRST = _INDUSTRY_INDEX.first_tokens
+_TEAM_PHRASE_FIRST = _TEAM_PHRASE_INDEX.first_tokens
 _KEYWORD_FIRST_TOKENS = (
     _INTEGRATION_INDEX.first_tokens
     | _INDUSTRY_INDEX.first_tokens
@@ -1421,25 +1425,20 @@ def _read_volume(tokens: list[str], start: int, after: int, value: float, found:
         found.evidence.append(("monthly_volume", monthly, _joined(tokens[start:end])))
 
 
-def _scan_keywords(tokens: list[str], found: Detection) -> None:
+def _scan_keywords(tokens: list[str], present: frozenset[str], found: Detection) -> None:
     """Integrations, urgency, industry and solo/pair team phrases, matched as token sequences."""
     industry: tuple[int, int, Industry, str] | None = None
     team_phrase: tuple[int, str] | None = None
     urgency_seen = False
-    for index, token in enumerate(tokens):
-        if token not in _KEYWORD_FIRST_TOKENS:
-            continue
-        if token in _INTEGRATION_INDEX.first_tokens and (hit := _INTEGRATION_INDEX.match_at(tokens, index)):
+    for index in [i for i, token in enumerate(tokens) if token in present]:
+        token = tokens[index]
+        if token in _INTEGRATION_FIRST and (hit := _INTEGRATION_INDEX.match_at(tokens, index)):
             name = hit[1]
             previous = tokens[index - 1] if index else ""
             if name not in found.integrations and previous not in _INTEGRATION_NOT_AFTER.get(token, ()):
                 found.integrations.append(name)
                 found.evidence.append(("integrations", name, _joined(tokens[index : index + hit[0]])))
-        if (
-            not urgency_seen
-            and token in _URGENCY_INDEX.first_tokens
-            and (hit := _URGENCY_INDEX.match_at(tokens, index))
-        ):
+        if not urgency_seen and token in _URGENCY_FIRST and (hit := _URGENCY_INDEX.match_at(tokens, index)):
             phrase = _joined(tokens[index : index + hit[0]])
             if phrase in _URGENCY_NEEDS_INTENT and _INTENT_WORDS.isdisjoint(tokens[max(0, index - 10) : index]):
                 pass  # "i got four emails this week" reports the past; it is not time pressure
@@ -1449,18 +1448,14 @@ def _scan_keywords(tokens: list[str], found: Detection) -> None:
                 urgency_seen = True
                 found.urgency, found.urgency_negated = phrase, False
                 found.evidence.append(("urgency", phrase, phrase))
-        if token in _INDUSTRY_INDEX.first_tokens and (hit := _INDUSTRY_INDEX.match_at(tokens, index)):
+        if token in _INDUSTRY_FIRST and (hit := _INDUSTRY_INDEX.match_at(tokens, index)):
             length, sector = hit
             keyword = " ".join(tokens[index : index + length])
             if _describes_caller(tokens, index, length, keyword):
                 rank = 0 if keyword in _ORGANISATION_KEYWORDS else 1
                 if industry is None or (rank, index) < industry[:2]:
                     industry = (rank, index, sector, _joined(tokens[index : index + length]))
-        if (
-            team_phrase is None
-            and token in _TEAM_PHRASE_INDEX.first_tokens
-            and (hit := _TEAM_PHRASE_INDEX.match_at(tokens, index))
-        ):
+        if team_phrase is None and token in _TEAM_PHRASE_FIRST and (hit := _TEAM_PHRASE_INDEX.match_at(tokens, index)):
             team_phrase = (hit[1], _joined(tokens[index : index + hit[0]]))
     if "crm" in found.integrations and _NAMED_CRMS.intersection(found.integrations):
         # "our salesforce crm" names the CRM; the generic entry would only repeat it.
@@ -1511,8 +1506,8 @@ def detect(utterance: str) -> Detection:
     # Most utterances hold no number at all: two C-level checks spare them the Python pass.
     if _DIGIT_RE.search(text) or not _NUMBER_TRIGGERS.isdisjoint(tokens):
         _scan_numbers(tokens, found)
-    if not _KEYWORD_FIRST_TOKENS.isdisjoint(tokens):
-        _scan_keywords(tokens, found)
+    if present := _KEYWORD_FIRST_TOKENS.intersection(tokens):
+        _scan_keywords(tokens, present, found)
     return found
 
 
