@@ -518,6 +518,11 @@ _INDUSTRY_KEYWORDS: dict[str, Industry] = {
     "immigration law": Industry.LEGAL,
     # real estate
     "real estate": Industry.REAL_ESTATE,
+    "real estate attorney": Industry.LEGAL,
+    "real estate attorneys": Industry.LEGAL,
+    "real estate lawyer": Industry.LEGAL,
+    "real estate lawyers": Industry.LEGAL,
+    "real estate law": Industry.LEGAL,
     "realtor": Industry.REAL_ESTATE,
     "realtors": Industry.REAL_ESTATE,
     "realty": Industry.REAL_ESTATE,
@@ -759,6 +764,14 @@ _ORGANISATION_KEYWORDS = frozenset(
         "law office",
         "law practice",
         "brokerage",
+        # who the caller is: "a solo lawyer doing real estate closings" is legal
+        "lawyer",
+        "lawyers",
+        "attorney",
+        "attorneys",
+        "real estate attorney",
+        "real estate lawyer",
+        "real estate law",
         "insurance brokerage",
         "insurance broker",
         "insurance agency",
@@ -832,10 +845,24 @@ _SOLO_PHRASES = (
     "i work alone",
     "me myself and i",
 )
-_PAIR_PHRASES = tuple(
-    phrase
-    for partner in ("partner", "business partner", "co-founder", "cofounder", "co founder", "wife", "husband")
-    for phrase in (f"me and my {partner}", f"my {partner} and i", f"my {partner} and me", f"my {partner} and myself")
+_PARTNERS = ("partner", "business partner", "co-founder", "cofounder", "co founder", "wife", "husband")
+# "me and one employee", "just me and a paralegal", "me and my sister": the caller plus one person.
+_ONE_OTHER = (
+    "employee assistant paralegal bookkeeper colleague associate sister brother son daughter mom dad mother father"
+    " friend contractor freelancer va helper admin".split()
+)
+_PAIR_PHRASES = (
+    *(
+        phrase
+        for partner in _PARTNERS
+        for phrase in (
+            f"me and my {partner}",
+            f"my {partner} and i",
+            f"my {partner} and me",
+            f"my {partner} and myself",
+        )
+    ),
+    *(f"me and {article} {other}" for article in ("my", "one", "a", "an") for other in _ONE_OTHER),
 )
 _URGENCY_PHRASES = (
     "urgent",
@@ -870,6 +897,8 @@ _URGENCY_PHRASES = (
     "cannot wait",
     "pressing",
     "top priority",
+    "up for renewal",
+    *(f"renews {when}" for when in ("next week", "next month", "this week", "this month", "soon", "tomorrow")),
     "by eod",
     "by eow",
     "by eom",
@@ -1008,7 +1037,18 @@ _KEYWORD_FIRST_TOKENS = (
 # while "store documents" is a verb. Token before / after that show the keyword is not about the caller.
 _INDUSTRY_NOT_AFTER = {
     keyword: frozenset({"my", "our", "the", "your", "this", "that", "any", "other", "which", "what"})
-    for keyword in ("lawyer", "attorney", "accountant", "bank", "realtor", "contractor", "dentist", "physician")
+    for keyword in (
+        "lawyer",
+        "attorney",
+        "accountant",
+        "bank",
+        "realtor",
+        "contractor",
+        "dentist",
+        "physician",
+        "pharmacy",
+        "hospital",
+    )
 }
 _INDUSTRY_NOT_AFTER |= {
     keyword: frozenset({"the", "your", "this", "that", "any", "other", "which", "what", "new", "some", "their"})
@@ -1455,7 +1495,13 @@ def _scan_keywords(tokens: list[str], present: frozenset[str], found: Detection)
                 rank = 0 if keyword in _ORGANISATION_KEYWORDS else 1
                 if industry is None or (rank, index) < industry[:2]:
                     industry = (rank, index, sector, _joined(tokens[index : index + length]))
-        if team_phrase is None and token in _TEAM_PHRASE_FIRST and (hit := _TEAM_PHRASE_INDEX.match_at(tokens, index)):
+        # A pair beats "just me" said in the same breath: "just me and a paralegal" is two people.
+        if (
+            (team_phrase is None or team_phrase[0] == 1)
+            and token in _TEAM_PHRASE_FIRST
+            and (hit := _TEAM_PHRASE_INDEX.match_at(tokens, index))
+            and (team_phrase is None or hit[1] == 2)
+        ):
             team_phrase = (hit[1], _joined(tokens[index : index + hit[0]]))
     if "crm" in found.integrations and _NAMED_CRMS.intersection(found.integrations):
         # "our salesforce crm" names the CRM; the generic entry would only repeat it.
@@ -1464,7 +1510,9 @@ def _scan_keywords(tokens: list[str], present: frozenset[str], found: Detection)
     if industry is not None:
         found.industry = industry[2]
         found.evidence.append(("industry", industry[2].value, industry[3]))
-    if team_phrase is not None and found.team_size is None:
+    # "me and one employee" reads "one employee" as a count of one; the pair phrase is the whole team.
+    if team_phrase is not None and (found.team_size is None or (found.team_size == 1 and team_phrase[0] == 2)):
+        found.evidence = [item for item in found.evidence if item[0] != "team_size"]
         found.team_size = team_phrase[0]
         found.evidence.append(("team_size", team_phrase[0], team_phrase[1]))
 
