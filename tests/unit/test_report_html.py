@@ -1,0 +1,308 @@
+"""`local.report_html.render_report_html`: a self-contained page, escaped data, one SVG per chart, empty states."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.report_html import (
+    consistency_problems,
+    funnel,
+    render_report_html,
+    score_histogram,
+    signal_coverage,
+    tool_success,
+)
+
+CHART_COUNT = 5  # score distribution, signal coverage, funnel, tool success, latency
+VOID_ELEMENTS = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "wbr"}
+SVG_SELF_CLOSING = {"rect", "line", "path", "circle"}
+
+
+def sample_report() -> dict[str, Any]:
+    sessions: list[dict[str, Any]] = [
+        {
+            "session_id": "demo-call-0001",
+            "score": 77,
+            "grade": "A",
+            "hot": True,
+            "salesforce_lead_id": "00Q5e000001AbCdEAA",
+            "alerted": True,
+            "team_size": 12,
+            "monthly_volume": 300,
+            "integrations": ["salesforce"],
+            "industry": "legal",
+            "urgency": "asap",
+            "meeting_booked": True,
+            "tool_calls": [
+                {"name": "unleash_search_knowledge", "success": True},
+                {"name": "book_sales_meeting", "success": True},
+            ],
+            "duration_s": 30.0,
+        },
+        {
+            "session_id": "demo-call-0002",
+            "score": 13,
+            "grade": "D",
+            "hot": False,
+            "salesforce_lead_id": "00Q5e000002AbCdEAA",
+            "alerted": False,
+            "team_size": 1,
+            "monthly_volume": 15,
+            "integrations": [],
+            "industry": "real_estate",
+            "urgency": None,
+            "meeting_booked": False,
+            "tool_calls": [{"name": "unleash_search_knowledge", "success": False}],
+            "duration_s": 24.0,
+        },
+        {
+            "session_id": "demo-call-0003",
+            "score": 100,
+            "grade": "A",
+            "hot": True,
+            "salesforce_lead_id": None,
+            "alerted": True,
+            "team_size": 60,
+            "monthly_volume": 1500,
+            "integrations": ["salesforce", "api"],
+            "industry": "insurance",
+            "urgency": "before the end of the quarter",
+            # no meeting_booked key: the report derives it from the tool calls
+            "tool_calls": [
+                {"name": "book_sales_meeting", "success": False},
+                {"name": "book_sales_meeting", "success": True},
+            ],
+            "duration_s": 264.0,
+        },
+        # Only the required keys.
+        {"session_id": "demo-call-0004", "score": 0, "grade": "D", "hot": False, "salesforce_lead_id": None},
+    ]
+    return {
+        "sessions_replayed": 4,
+        "sessions_exported": 4,
+        "sessions_scored": 4,
+        "hot_leads": 2,
+        "salesforce": {"leads": 3, "tasks": 3},
+        "amplitude_events": 11,
+        "sns_alerts": 2,
+        "dlq_messages": 0,
+        "quarantined": 0,
+        "latency_ms": {
+            "session_end_to_alert": {"p50": 412.3, "p95": 1180.0},
+            "session_end_to_salesforce": {"p50": 655.0, "p95": 1904.2},
+        },
+        "sessions": sessions,
+    }
+
+
+class _TagChecker(HTMLParser):
+    """Checks that every non-void element is closed in order (the page is hand-assembled, so this matters)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag not in VOID_ELEMENTS:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> _TagChecker:
+    checker = _TagChecker()
+    checker.feed(page)
+    checker.close()
+    return checker
+
+
+def test_renders_a_complete_well_formed_page_with_the_headline_figures() -> None:
+    page = render_report_html(sample_report())
+    checker = parse(page)
+
+    assert page.startswith("<!DOCTYPE html>")
+    assert checker.errors == [] and checker.stack == []
+    text = " ".join(checker.text)
+    for expected in ("Sessions replayed", "Hot leads", "Salesforce leads", "Amplitude events", "DLQ messages"):
+        assert expected in text
+    assert "Consistent" in text
+    assert "412 ms" in text and "1,904 ms" in text  # latency p50 / p95
+    for session_id in ("demo-call-0001", "demo-call-0002", "demo-call-0003", "demo-call-0004"):
+        assert session_id in text
+    assert "1,500" in text  # monthly volume, formatted
+
+
+def test_has_one_svg_per_chart_each_labelled() -> None:
+    page = render_report_html(sample_report())
+    checker = parse(page)
+
+    assert checker.tags.count("svg") == CHART_COUNT
+    labels = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
+    assert labels == [
+        "Score distribution",
+        "Signal coverage",
+        "Funnel",
+        "Tool success rate",
+        "Latency from session end (p50 / p95)",
+    ]
+
+
+def test_is_self_contained() -> None:
+    page = render_report_html(sample_report())
+
+    assert "<script" not in page.lower()
+    assert not re.search(r"\b(src|href)\s*=", page, re.IGNORECASE)
+    assert "@import" not in page and "url(" not in page
+    # The only URL is the SVG namespace, which is a name, not a request.
+    assert set(re.findall(r"https?://[^\s\"'<>]+", page)) == {"http://www.w3.org/2000/svg"}
+    assert "Content-Security-Policy" in page
+
+
+def test_escapes_hostile_strings_from_the_data() -> None:
+    report = sample_report()
+    hostile = report["sessions"][0]
+    hostile["session_id"] = "<script>alert('id')</script>"
+    hostile["industry"] = '"><img src=x onerror=alert(1)>'
+    hostile["urgency"] = "</td></tr></table><script>alert(2)</script>"
+    hostile["integrations"] = ["<b>bold</b>", "a&b"]
+    hostile["grade"] = '" onmouseover="alert(3)'
+    hostile["salesforce_lead_id"] = "<svg onload=alert(4)>"
+    hostile["tool_calls"] = [{"name": "<svg/onload=alert(5)>", "success": False}]
+    report["generated_at"] = "<iframe src=//evil.example>"
+
+    page = render_report_html(report)
+    checker = parse(page)
+
+    assert "<script" not in page.lower()
+    assert "<img" not in page.lower() and "<iframe" not in page.lower() and "<b>" not in page
+    assert 'onmouseover="alert' not in page
+    assert "&lt;script&gt;alert(&#x27;id&#x27;)&lt;/script&gt;" in page
+    assert "a&amp;b" in page
+    assert checker.errors == [] and checker.stack == []
+    assert checker.tags.count("svg") == CHART_COUNT  # a hostile tool name in a chart label adds no element
+    assert "<svg onload" not in page and "<svg/onload" not in page
+
+
+def test_handles_an_empty_sessions_list() -> None:
+    report = sample_report()
+    report["sessions"] = []
+    report.update(sessions_replayed=0, sessions_exported=0, sessions_scored=0, hot_leads=0, sns_alerts=0)
+
+    page = render_report_html(report)
+    checker = parse(page)
+
+    assert checker.errors == [] and checker.stack == []
+    assert checker.tags.count("svg") == CHART_COUNT
+    assert "No sessions in this report." in page
+    assert "No scored sessions" in page and "No tool calls" in page
+    assert "<table" in page  # the latency table is still there
+
+
+def test_tolerates_missing_and_null_optional_keys() -> None:
+    report: dict[str, Any] = {
+        "sessions": [{"session_id": "only-required", "score": None, "grade": None, "hot": None}],
+        "latency_ms": {"session_end_to_alert": {"p50": None}},
+        "salesforce": None,
+        "dlq_messages": "many",
+    }
+
+    page = render_report_html(report)
+
+    assert parse(page).errors == []
+    assert page.count("n/a") >= 8  # headline counts and latency figures that are absent
+    assert "No latency figures" in page
+    assert "only-required" in page
+
+
+def test_reports_what_does_not_add_up() -> None:
+    report = sample_report()
+    report.update(sessions_exported=3, dlq_messages=2, quarantined=1, sns_alerts=1)
+    report["sessions"][2]["alerted"] = False
+
+    page = render_report_html(report)
+    problems = consistency_problems(report, report["sessions"])
+
+    assert "Needs attention" in page and "Consistent:" not in page
+    assert "3 of 4 replayed sessions were exported" in problems
+    assert "2 message(s) in dead-letter queues" in problems
+    assert "1 record(s) quarantined" in problems
+    assert any("1 alert(s) for 2 hot lead(s)" in problem for problem in problems)
+    assert "hot lead(s) without an alert: demo-call-0003" in problems
+
+
+def test_chart_figures() -> None:
+    report = sample_report()
+    sessions = report["sessions"]
+
+    scores = [{"score": value} for value in (0, 9, 10, 55, 99, 100, None, "x", True)]
+    expected_bins = [2, 1, 0, 0, 0, 1, 0, 0, 0, 2]  # 100 falls in the last bin; non-numbers are skipped
+    assert score_histogram(scores) == expected_bins
+    assert dict(signal_coverage(sessions)) == {
+        "Team size": 3,
+        "Monthly volume": 3,
+        "Integrations": 2,
+        "Urgency": 2,
+        "Industry": 3,
+    }
+    # demo-call-0003 has no meeting_booked key, but a successful booking among its tool calls.
+    assert funnel(report, sessions) == [("Calls", 4), ("Hot leads", 2), ("Meetings booked", 2), ("Hot-lead alerts", 2)]
+    assert tool_success(sessions) == {"unleash_search_knowledge": (1, 2), "book_sales_meeting": (2, 3)}
+
+
+def test_does_not_change_its_input() -> None:
+    report = sample_report()
+    before = copy.deepcopy(report)
+    render_report_html(report)
+    assert report == before
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)")
+def test_headless_chromium_renders_the_charts(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_report_html(sample_report()), encoding="utf-8")
+
+    result = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert dom.count("<svg") == CHART_COUNT
+    assert "Score distribution" in dom and "demo-call-0003" in dom
