@@ -29,7 +29,7 @@ typecheck: bootstrap
 template-check: tools
 	$(RUN) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(TOOLS) sam validate --lint --template-file template.yaml
-	$(TOOLS) checkov --file template.yaml --framework cloudformation --compact --quiet
+	$(TOOLS) checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 schema: bootstrap
 	$(RUN) python -m functions.common.schema > schemas/session-record.v1.json
@@ -51,10 +51,15 @@ bench: bootstrap
 # dependencies from functions/requirements.txt as arm64 / CPython 3.12 wheels. `uv pip` is used because the
 # uv-managed venv has no pip; the flags are pip's `--platform manylinux2014_aarch64 --only-binary=:all:
 # --python-version 3.12 --target`.
-LAMBDA_PIP := $(UV) pip install --quiet --python-platform aarch64-manylinux2014 --only-binary :all: \
+# sam runs these targets from inside `uv run --project tools`, which puts tools/.venv first on PATH and sets UV to
+# the uv binary it runs as: use that one, so the build also works where uv is not on PATH (the `python3 -m uv`
+# fallback would find the tools venv's python3, which has no uv module).
+LAMBDA_UV := $(or $(shell printenv UV),$(UV))
+LAMBDA_PIP := $(LAMBDA_UV) pip install --quiet --python-platform aarch64-manylinux2014 --only-binary :all: \
 	--python-version 3.12 --requirement functions/requirements.txt --target
 
 define build-lambda
+	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "ARTIFACTS_DIR is not set: run 'uv run --project tools sam build'" >&2; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)/functions"
 	cp functions/__init__.py "$(ARTIFACTS_DIR)/functions/"
 	cp -R functions/common "$(ARTIFACTS_DIR)/functions/"
