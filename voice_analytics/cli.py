@@ -114,6 +114,48 @@ def simulate(
         raise typer.Exit(1)
 
 
+@app.command()
+def demo(
+    conversations: Annotated[
+        Path | None,
+        typer.Option("--conversations", help="Folder of conversation scripts (default: conversations/)."),
+    ] = None,
+    report: Annotated[
+        Path, typer.Option("--report", help="Where to write the JSON report (report.html goes beside it).")
+    ] = Path("build/demo/report.json"),
+    drain_timeout: Annotated[
+        float, typer.Option("--drain-timeout", help="Seconds to wait for every queue to drain.")
+    ] = 90.0,
+) -> None:
+    """Run the whole system here (moto from template.yaml, emulators, real agent and handlers) and report."""
+    import logging
+
+    from rich.console import Console
+
+    from local.demo import Demo, DemoError, find_scripts, print_report
+
+    console = Console()
+    log_dir = report.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # Logs (moto's request log, the agent's tool warnings, LiveKit) go to a file; the console shows the report.
+    handler = logging.FileHandler(log_dir / "demo.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("local").setLevel(logging.INFO)
+    try:
+        scripts = find_scripts(conversations)
+        console.print(f"Replaying {len(scripts)} conversation scripts; logs in {log_dir}/")
+        result = Demo(scripts, report, console=console, drain_timeout_s=drain_timeout).run()
+    except DemoError as error:
+        console.print(f"[red]demo failed:[/red] {error}")
+        raise typer.Exit(1) from error
+    print_report(console, result)
+    if result.problems:
+        raise typer.Exit(1)
+
+
 spool_app = typer.Typer(help="Session records spooled to disk because S3 could not be reached.", no_args_is_help=True)
 app.add_typer(spool_app, name="spool")
 
@@ -163,10 +205,6 @@ def spool_list(
         sys.stdout.write(key + "\n")
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command()
 def cost(
     sessions_per_day: Annotated[
@@ -210,3 +248,7 @@ def cost(
         "fixed part: alarms, dashboard, custom metrics, KMS keys, idle SQS polling by Lambda; "
         f"free tier {'applied' if free_tier else 'not applied'}; details with --json."
     )
+
+
+if __name__ == "__main__":
+    app()
