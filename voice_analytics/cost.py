@@ -55,7 +55,7 @@ class Assumptions:
     compute_ms: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COMPUTE_MS))
     batching_window_s: dict[str, float] = field(
         default_factory=lambda: {
-            "score_lead": 1.0,
+            "score_lead": 0.0,
             "salesforce_sync": 5.0,
             "amplitude_events": 5.0,
             "hot_lead_alert": 0.0,

@@ -1,0 +1,209 @@
+"""The backend on the local stack: throughput in a burst, and end-to-end latency at a steady rate.
+
+Everything is what `make demo` runs: moto server set up from template.yaml, the real handlers invoked by the
+local Lambda runner, the Salesforce and Amplitude emulators. Sessions are synthetic copies of
+`events/session_record_example.json` (new session ids and start times, validated and encoded by the agent's
+exporter code), written with the exporter's S3 sink, so the agent's LLM loop is not part of these figures.
+
+- burst: N objects written as fast as a few writer threads can, timed from the first put until every queue
+  is drained; `sessions_per_s` = N / that time. Counts are checked after the drain (every session scored,
+  one Salesforce lead and one alert per hot session), so a fast but lossy run cannot pass as a figure.
+- steady: `rate` sessions per second for `seconds`, every session hot; latency = the alert's delivery
+  (SentTimestamp of the SNS message in the email outbox queue) minus the moment the put returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "events" / "session_record_example.json"
+
+
+def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, bytes]]:
+    """(key, gzip body) for synthetic sessions; every `hot_every`-th one is hot (team of 12), others cold."""
+    from agent.exporter import encode_record
+    from functions.common.record import parse_record
+
+    base = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    for index in range(count):
+        raw = copy.deepcopy(base)
+        raw["session_id"] = f"{prefix}-{index:06d}"
+        started = start + timedelta(seconds=index)
+        raw["started_at"] = started.isoformat()
+        raw["ended_at"] = (started + timedelta(seconds=raw["duration_s"])).isoformat()
+        if index % hot_every:
+            raw["signals"] = {**raw["signals"], "team_size": 2, "monthly_volume": 10, "evidence": []}
+        record = parse_record(raw, source=raw["session_id"])
+        yield record.object_key(), encode_record(record)
+
+
+@contextmanager
+def _local_pipeline() -> Iterator[tuple[Any, Any, Any, Any]]:
+    from local.amplitude_emulator import AmplitudeEmulator
+    from local.demo import Demo, _loopback_without_proxy
+    from local.runner import LambdaRunner
+    from local.salesforce_emulator import SalesforceEmulator
+    from local.stack import LocalStack, environment
+
+    with ExitStack() as stack_of:
+        stack_of.enter_context(_loopback_without_proxy())
+        stack = stack_of.enter_context(LocalStack())
+        stack_of.enter_context(environment(stack.aws_environment()))
+        salesforce = stack_of.enter_context(SalesforceEmulator())
+        amplitude = stack_of.enter_context(AmplitudeEmulator())
+        Demo._create_secrets(stack, salesforce, amplitude)
+        runner = LambdaRunner(
+            stack, extra_env=Demo._local_function_env(salesforce), log_dir=ROOT / "build" / "bench" / "logs"
+        )
+        runner.start(warm_up=True)
+        stack_of.callback(runner.stop)
+        yield stack, runner, salesforce, amplitude
+
+
+def _sink(stack: Any) -> Any:
+    from agent.exporter import S3Sink, make_s3_client
+
+    bucket = stack.physical_id("SessionsBucket")
+    return S3Sink(bucket, make_s3_client(endpoint_url=stack.endpoint_url))
+
+
+def _alerts(stack: Any) -> dict[str, float]:
+    """Session id -> delivery time of its alert, read (and removed) from the email outbox queue."""
+    from local.demo import Demo
+
+    return {email["session_id"]: email["received_at"] for email in Demo._read_emails(stack) if email["session_id"]}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def burst(pipeline: tuple[Any, ...], count: int, writers: int = 4, hot_every: int = 2) -> dict[str, Any]:
+    stack, runner, salesforce, _amplitude = pipeline
+    score = runner.stats[_logical(stack, "score_lead")]
+    scored_before, failed_before = score.records, score.failed_records
+    tasks_before = len(salesforce.records("Task"))
+    sink = _sink(stack)
+    payloads = list(_records(count, f"burst{count}", hot_every))
+    started = time.monotonic()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(lambda item: sink.put(item[0], item[1], schema_version="1"), payloads))
+    written_s = time.monotonic() - started
+    runner.drain(max(600.0, float(count)))
+    elapsed = time.monotonic() - started
+    hot = len([index for index in range(count) if index % hot_every == 0])
+    scored = (score.records - scored_before) - (score.failed_records - failed_before)
+    alerts = len(_alerts(stack))
+    tasks = len(salesforce.records("Task")) - tasks_before
+    return {
+        "sessions": count,
+        "writers": writers,
+        "write_s": round(written_s, 2),
+        "elapsed_s": round(elapsed, 2),
+        "sessions_per_s": round(count / elapsed, 1),
+        "hot": hot,
+        "alerts": alerts,
+        "salesforce_tasks": tasks,
+        "scored": scored,
+        "consistent": scored == count and alerts == hot and tasks == count,
+        "handlers": _handler_figures(stack, runner),
+    }
+
+
+def _handler_figures(stack: Any, runner: Any) -> dict[str, dict[str, float]]:
+    """Warm invocation time per function (the runner's own clock around each handler call), by package name."""
+    figures = {}
+    for logical, spec in stack.functions().items():
+        stats = runner.stats.get(logical)
+        if not stats or not stats.durations_ms:
+            continue
+        package = spec.handler.split(".")[1]
+        figures[package] = {
+            "warm_p50_ms": round(statistics.median(stats.durations_ms), 1),
+            "records_per_invocation": round(stats.records / max(1, stats.invocations), 1),
+            "warm_p50_ms_per_record": round(
+                statistics.median(stats.durations_ms) / max(1.0, stats.records / max(1, stats.invocations)), 1
+            ),
+        }
+    return figures
+
+
+def _logical(stack: Any, package: str) -> str:
+    for logical, spec in stack.functions().items():
+        if f"functions.{package}." in spec.handler:
+            return str(logical)
+    raise LookupError(f"no function with handler in functions.{package}")
+
+
+def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) -> dict[str, Any]:
+    stack, runner = pipeline[0], pipeline[1]
+    sink = _sink(stack)
+    count = int(rate * seconds)
+    payloads = list(_records(count, "steady", hot_every=1))
+    stored_at: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def write(key: str, body: bytes) -> None:
+        sink.put(key, body, schema_version="1")
+        with lock:
+            stored_at[key.rsplit("/", 1)[1].removesuffix(".json.gz")] = time.time()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        for index, (key, body) in enumerate(payloads):
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(write, key, body)
+    runner.drain(600)
+    alerts = _alerts(stack)
+    latencies = [(alerts[sid] - stored) * 1000 for sid, stored in stored_at.items() if sid in alerts]
+    return {
+        "rate_per_s": rate,
+        "sessions": count,
+        "alerts": len(alerts),
+        "end_to_end_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "end_to_end_p95_ms": round(_percentile(latencies, 0.95), 1) if latencies else None,
+        "end_to_end_max_ms": round(max(latencies), 1) if latencies else None,
+        "consistent": len(alerts) == count,
+    }
+
+
+def run(burst_sizes: tuple[int, ...] = (1000,), rate: float = 5.0, seconds: float = 60.0) -> dict[str, Any]:
+    # One local stack for every phase: moto's backends are per process, so a second stack would collide.
+    with _local_pipeline() as pipeline:
+        bursts = {str(size): burst(pipeline, size) for size in burst_sizes}
+        figures = steady(pipeline, rate, seconds)
+    first = bursts[str(burst_sizes[0])]
+    return {
+        "sessions": [int(size) for size in bursts],
+        "bursts": bursts,
+        "sessions_per_s": first["sessions_per_s"],
+        "steady": figures,
+        "end_to_end_p50_ms": figures["end_to_end_p50_ms"],
+        "end_to_end_p95_ms": figures["end_to_end_p95_ms"],
+    }
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, nargs="+", default=[1000])
+    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds), indent=2))

@@ -1,0 +1,130 @@
+"""`make bench`: every benchmark, written to build/bench/bench.json, then a readable table.
+
+    uv run python -m benchmarks.run [--quick]
+
+`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 + 10,000 and 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "bench" / "bench.json"
+TARGETS = {
+    "signals.median_us": ("<=", 20.0),
+    "signals.p99_us": ("<=", 100.0),
+    "signals.adversarial_100k_ms": ("<", 50.0),
+    "export.p99_ms": ("<", 100.0),
+    "pipeline.sessions_per_s": (">=", 15.0),
+    "pipeline.end_to_end_p95_ms": ("<", 1000.0),
+    "cost_per_month_usd.1000": ("<=", 1.0),
+}
+
+
+def _machine() -> dict[str, Any]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from benchmarks import collector_bench, export_bench, handlers_bench, pipeline_bench, signals_bench
+    from voice_analytics.cost import assumptions_from_template, monthly_cost
+
+    console = Console(stderr=True)
+    console.print("signals …")
+    signals = signals_bench.run()
+    console.print("export …")
+    export = asyncio.run(export_bench.bench_export(300))
+    console.print("collector …")
+    collector = collector_bench.one_hour_call()
+    console.print("handlers (cold import in a Lambda-like venv) …")
+    handlers = handlers_bench.run()
+    console.print("pipeline on the local stack …")
+    pipeline = pipeline_bench.run((200,) if quick else (1000, 10000), 5.0, 20.0 if quick else 60.0)
+    for name, figures in pipeline["bursts"][str(pipeline["sessions"][0])]["handlers"].items():
+        handlers.setdefault(name, {}).update(figures)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    partial = {"handlers": handlers}
+    OUT.write_text(json.dumps(partial), encoding="utf-8")  # the cost model reads the measured durations
+    assumptions = assumptions_from_template(ROOT / "template.yaml", OUT)
+    costs = {str(volume): monthly_cost(volume, assumptions) for volume in (100, 1000, 10000, 100000)}
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "quick": quick,
+        "signals": signals,
+        "export": {
+            "p50_ms": export["validate_gzip_put_ms"]["p50"],
+            "p99_ms": export["validate_gzip_put_ms"]["p99"],
+            **export,
+        },
+        "handlers": handlers,
+        "pipeline": pipeline,
+        "collector": collector,
+        "cost_per_month_usd": {volume: figures["total_usd"] for volume, figures in costs.items()},
+        "cost_detail": costs,
+    }
+
+
+def _lookup(results: dict[str, Any], path: str) -> Any:
+    value: Any = results
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    checks = {}
+    for path, (operator, target) in TARGETS.items():
+        value = _lookup(results, path)
+        met = value is not None and (
+            value <= target if operator == "<=" else value < target if operator == "<" else value >= target
+        )
+        checks[path] = {"value": value, "target": f"{operator} {target}", "met": met}
+    for name, figures in results["handlers"].items():
+        if isinstance(figures, dict) and "cold_import_ms" in figures:
+            value = figures["cold_import_ms"]
+            checks[f"handlers.{name}.cold_import_ms"] = {"value": value, "target": "<= 500", "met": value <= 500}
+    return checks
+
+
+def print_table(results: dict[str, Any]) -> None:
+    table = Table(title=f"make bench ({results['machine']['cores']} cores, {results['machine']['cpu']})")
+    for column in ("figure", "value", "target", "met"):
+        table.add_column(column)
+    for path, check in results["targets"].items():
+        table.add_row(path, str(check["value"]), check["target"], "yes" if check["met"] else "NO")
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    results = run(args.quick)
+    results["targets"] = verdicts(results)
+    OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_table(results)
+    print(f"written: {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
