@@ -39,6 +39,7 @@ from livekit.agents.voice import AgentSession
 
 from agent.signals import SignalTracker
 from functions.common.record import SCHEMA_VERSION, SESSION_ID_PATTERN, EndReason, TranscriptMode, hash_caller
+from functions.common.redaction import redact_transcript
 
 logger = logging.getLogger("agent.collector")
 
@@ -47,18 +48,6 @@ MAX_SHORT_TEXT = 500
 MAX_TURN_TEXT = 20_000
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
-# Seven or more digits, optionally separated by spaces, dots, dashes or brackets: phone numbers in any format.
-_PHONE = re.compile(r"(?<![\w])\+?\d(?:[ ().-]{0,2}\d){6,}(?![\w])")
-# Remaining long digit runs (codes, account and card numbers); short numbers like "12 people" stay readable.
-_LONG_DIGITS = re.compile(r"\d{6,}")
-
-
-def redact(text: str) -> str:
-    """Mask emails, phone numbers and long digit runs in a transcript line."""
-    text = _EMAIL.sub("[email]", text)
-    text = _PHONE.sub("[phone]", text)
-    return _LONG_DIGITS.sub("[number]", text)
 
 
 def safe_session_id(room_name: str) -> str:
@@ -377,7 +366,7 @@ class SessionCollector:
         transcript: list[dict[str, Any]] = []
         if self._transcript_mode is not TranscriptMode.OFF:
             for index, (role, text) in enumerate(self._turns):
-                shown = redact(text) if self._transcript_mode is TranscriptMode.REDACTED else text
+                shown = redact_transcript(text) if self._transcript_mode is TranscriptMode.REDACTED else text
                 transcript.append({"index": index, "role": role, "text": shown[:MAX_TURN_TEXT]})
         return {
             "schema_version": SCHEMA_VERSION,

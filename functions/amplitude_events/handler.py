@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -22,13 +22,14 @@ from functions.amplitude_events.logic import send_session_events
 from functions.common.amplitude import AmplitudeCredentials, AmplitudeSender
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.logs import function_logger, masked_failures
 from functions.common.settings import amplitude_events_settings
 
 CONSUMER = "amplitude_events"
 SECRET_MAX_AGE_SECONDS = 300
 
 settings = amplitude_events_settings()
-logger = Logger(level=settings.log_level)
+logger = function_logger(settings.log_level)
 tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(stage=settings.stage)
@@ -68,7 +69,8 @@ def record_handler(record: SQSRecord) -> None:
         dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)
 
 
-@logger.inject_lambda_context
+@masked_failures  # outermost: what escapes is reported by the runtime, outside any logger
+@logger.inject_lambda_context(log_event=False)  # the event holds personal data: never log it whole
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

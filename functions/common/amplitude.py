@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amplitude import Amplitude, BaseEvent, Config
+from amplitude.constants import EventLogLevel
 from pydantic import BaseModel, ConfigDict
 
 HTTP_OK = 200
@@ -80,6 +81,9 @@ class AmplitudeSender:
             flush_max_retries=max_retries,
             callback=self._on_result,
             logger=logging.getLogger("amplitude"),
+            # The SDK would log every event it sent, properties and all (company, search queries): outcomes are
+            # checked through the callback instead.
+            event_log_level=EventLogLevel.NONE,
         )
         self._client = Amplitude(credentials.api_key, config)
 

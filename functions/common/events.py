@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from functions.common.failures import PermanentFailure
-from functions.common.record import Contact, EndReason, Industry, SessionRecord
+from functions.common.record import Contact, EndReason, Industry, SessionRecord, describe_validation_error
 from functions.common.scoring import Grade, LeadScore, ScoringMethod, booked_meeting, is_knowledge_search
 
 EVENT_SOURCE = "voice-analytics.scoring"
@@ -138,7 +138,12 @@ def parse_lead_scored_body(body: str) -> LeadScoredDetail:
     """Parse an SQS message body as a "Lead Scored" event; a body that is not one is a PermanentFailure."""
     try:
         event = parse(event=json.loads(body), model=LeadScoredEvent)
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        # Field paths and messages only: pydantic's own text quotes the input (contact, quotes), and this reason
+        # is logged and kept on the DLQ message.
+        problems = "; ".join(describe_validation_error(error))
+        raise PermanentFailure(f"message body is not a '{DETAIL_TYPE}' event: {problems}") from error
+    except ValueError as error:
         raise PermanentFailure(f"message body is not a '{DETAIL_TYPE}' event: {error}") from error
     if event.source != EVENT_SOURCE or event.detail_type != DETAIL_TYPE:
         raise PermanentFailure(f"unexpected event {event.source!r}/{event.detail_type!r}, expected a '{DETAIL_TYPE}'")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_EXCEPT_NEWLINE_TAB = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder how the text around them is shown,
+# so a caller-given name could make an alert or a Salesforce field read differently from what it holds.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{_BIDI_CONTROLS}]")
+_CONTROL_EXCEPT_NEWLINE_TAB = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f{_BIDI_CONTROLS}]")
 _SPACES = re.compile(r"\s+")
 ELLIPSIS = "..."
 
@@ -21,7 +24,7 @@ def truncate(text: str, limit: int) -> str:
 
 
 def single_line(text: str) -> str:
-    """Control characters (newlines, tabs, NUL...) become single spaces."""
+    """Control characters (newlines, tabs, NUL, bidi overrides...) become single spaces."""
     return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
@@ -37,7 +40,7 @@ def sns_subject(text: str, limit: int = 99) -> str:
 
 
 def plain_text(text: str) -> str:
-    """Multi-line text without control characters other than newline and tab."""
+    """Multi-line text without control characters (bidi overrides included) other than newline and tab."""
     return _CONTROL_EXCEPT_NEWLINE_TAB.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -19,13 +19,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws import sns_client
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.logs import function_logger, masked_failures
 from functions.common.settings import hot_lead_alert_settings
 from functions.hot_lead_alert.logic import compose_alert, publish_alert
 
 CONSUMER = "hot_lead_alert"
 
 settings = hot_lead_alert_settings()
-logger = Logger(level=settings.log_level)
+logger = function_logger(settings.log_level)
 tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(stage=settings.stage)
@@ -63,7 +64,8 @@ def record_handler(record: SQSRecord) -> None:
     alert_once(session_id=detail.session_id, detail=detail)
 
 
-@logger.inject_lambda_context
+@masked_failures  # outermost: what escapes is reported by the runtime, outside any logger
+@logger.inject_lambda_context(log_event=False)  # the event holds personal data: never log it whole
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

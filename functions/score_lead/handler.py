@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws import events_client, s3_client
 from functions.common.events import S3Location
 from functions.common.failures import PermanentFailure, dead_letter
+from functions.common.logs import function_logger, masked_failures
 from functions.common.record import SessionRecord
 from functions.common.settings import score_lead_settings
 from functions.score_lead.logic import load_session, score_and_publish
@@ -30,7 +31,7 @@ from functions.score_lead.storage import ObjectMissingError, quarantine_object
 CONSUMER = "score_lead"
 
 settings = score_lead_settings()
-logger = Logger(level=settings.log_level)
+logger = function_logger(settings.log_level)
 tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(stage=settings.stage)
@@ -93,7 +94,8 @@ def record_handler(record: SQSRecord) -> None:
         logger.remove_keys(["session_id"])
 
 
-@logger.inject_lambda_context
+@masked_failures  # outermost: what escapes is reported by the runtime, outside any logger
+@logger.inject_lambda_context(log_event=False)  # the event holds personal data: never log it whole
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.common.record import SessionRecord
+from functions.common.record import SessionRecord, describe_validation_error
 from functions.common.sanitise import truncate
 from functions.common.scoring import MAX_REASONS, LeadScore, booked_meeting, grade_for
 
@@ -62,6 +62,18 @@ def parse_verdict(text: str) -> LlmVerdict:
     return LlmVerdict.model_validate_json(match.group(0))
 
 
+def describe_error(error: Exception) -> str:
+    """What went wrong, for the log, without the model's answer: pydantic and JSON errors quote their input,
+    and the answer may repeat what the caller said."""
+    if isinstance(error, ValidationError):
+        return f"invalid answer: {'; '.join(describe_validation_error(error))}"
+    if isinstance(error, json.JSONDecodeError):
+        return f"invalid answer: not JSON ({error.msg} at position {error.pos})"
+    if isinstance(error, KeyError | TypeError):
+        return f"unexpected response shape: {type(error).__name__}"
+    return f"{type(error).__name__}: {error}"
+
+
 def score_with_llm(record: SessionRecord, rules: LeadScore, bedrock: Any, model_id: str) -> LeadScore:
     """Ask the model for a score; on any error or invalid answer return the rules' score unchanged."""
     try:
@@ -76,7 +88,7 @@ def score_with_llm(record: SessionRecord, rules: LeadScore, bedrock: Any, model_
     except (BotoCoreError, ClientError, ValidationError, ValueError, KeyError, TypeError) as error:
         logger.warning(
             "LLM scoring failed; using the rules score",
-            extra={"session_id": record.session_id, "model_id": model_id, "error": str(error)},
+            extra={"session_id": record.session_id, "model_id": model_id, "error": describe_error(error)},
         )
         metrics.add_metric(name="LlmScoringFallbacks", unit=MetricUnit.Count, value=1)
         return rules

@@ -39,22 +39,35 @@ def _get(s3: S3Client, location: S3Location) -> GetObjectOutputTypeDef:
     return s3.get_object(**arguments)
 
 
+_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
+# score_lead's role has no s3:ListBucket (least privilege, see template.yaml), so S3 answers a key that does not
+# exist with 403 AccessDenied instead of 404: a URL-encoded key is retried decoded on either answer.
+_NOT_FOUND_OR_DENIED = _NOT_FOUND | {"AccessDenied", "403"}
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def fetch_object(s3: S3Client, location: S3Location, max_bytes: int) -> FetchedObject:
     """Read at most `max_bytes` of the object; a bigger object is rejected without reading it."""
     try:
         response = _get(s3, location)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "NoSuchVersion", "404"}:
-            raise
+        code = _error_code(error)
         # S3 URL-encodes special characters of keys in some notifications ("=" as "%3D"): try the decoded key.
         decoded = unquote_plus(location.key)
-        if decoded == location.key:
-            raise ObjectMissingError(f"{location.uri} does not exist") from error
+        if code not in _NOT_FOUND_OR_DENIED or decoded == location.key:
+            if code in _NOT_FOUND:
+                raise ObjectMissingError(f"{location.uri} does not exist") from error
+            raise  # AccessDenied for the key as named: a missing permission, or a deleted object; retried
         location = location.model_copy(update={"key": decoded})
         try:
             response = _get(s3, location)
         except ClientError as second_error:
-            raise ObjectMissingError(f"{location.uri} does not exist") from second_error
+            if code in _NOT_FOUND or _error_code(second_error) in _NOT_FOUND:
+                raise ObjectMissingError(f"{location.uri} does not exist") from second_error
+            raise
     body = response["Body"]
     try:
         if response["ContentLength"] > max_bytes:

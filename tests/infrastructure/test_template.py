@@ -7,6 +7,7 @@ become their long form) and take about a second.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator
@@ -350,6 +351,256 @@ def test_agent_policy_allows_only_put_object_under_sessions(template: dict[str, 
     assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
 
 
+# Least privilege per function: every (action, resource, condition) a function's role allows, written out. A new
+# permission must be added here on purpose; anything the role grants beyond this fails the test.
+QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# No resource type in IAM: AWS accepts only "*" for these (the one documented exception to named resources).
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+SESSIONS_BUCKET = "${SessionsBucket.Arn}"
+NO_CONDITION = ""
+Grant = tuple[str, str, str]
+
+
+def _condition(condition: dict[str, Any] | None) -> str:
+    return json.dumps(condition, sort_keys=True) if condition else NO_CONDITION
+
+
+def _resource_name(value: Any) -> str:
+    """A readable, comparable form of a Resource: "Queue.Arn", "Ref(Topic)", or the Fn::Sub / literal string."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return ".".join(target) if isinstance(target, list) else str(target)
+    if "Ref" in value:
+        return f"Ref({value['Ref']})"
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return str(value["Fn::Sub"])
+    raise AssertionError(f"unexpected Resource form: {value}")
+
+
+def _fold_conditions(node: Any, conditions: dict[str, bool]) -> Any:
+    """Fn::If resolved for the given condition values, AWS::NoValue items dropped (as CloudFormation does)."""
+    if isinstance(node, list):
+        folded = [_fold_conditions(item, conditions) for item in node]
+        return [item for item in folded if item != NO_VALUE]
+    if isinstance(node, dict):
+        if list(node) == ["Fn::If"]:
+            name, when_true, when_false = node["Fn::If"]
+            return _fold_conditions(when_true if conditions[name] else when_false, conditions)
+        return {key: _fold_conditions(value, conditions) for key, value in node.items()}
+    return node
+
+
+def function_role(template: dict[str, Any], function: str) -> tuple[str, dict[str, Any]]:
+    reference = functions(template)[function]["Properties"]["Role"]
+    assert reference == {"Fn::GetAtt": [logical_id(reference), "Arn"]}, function
+    name = logical_id(reference)
+    role = template["Resources"][name]
+    assert role["Type"] == "AWS::IAM::Role", function
+    return name, role
+
+
+def role_grants(role: dict[str, Any], *, llm_scoring: bool) -> set[Grant]:
+    properties = _fold_conditions(role["Properties"], {"LlmScoring": llm_scoring})
+    grants: set[Grant] = set()
+    for policy in properties["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow", statement
+            assert not {"NotAction", "NotResource", "Principal"} & set(statement), statement
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    grants.add((action, _resource_name(resource), _condition(statement.get("Condition"))))
+    return grants
+
+
+def _handler_consumer(function_body: dict[str, Any]) -> str:
+    """The CONSUMER constant of a handler (its Powertools idempotency key_prefix), read from the source."""
+    source = (ROOT / "functions" / package_name(function_body) / "handler.py").read_text(encoding="utf-8")
+    [value] = [
+        node.value.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        and [getattr(target, "id", None) for target in node.targets] == ["CONSUMER"]
+        and isinstance(node.value, ast.Constant)
+    ]
+    return str(value)
+
+
+def _common_grants(function: str, consumer: str) -> set[Grant]:
+    prefix = function.removesuffix("Function")
+    leading_keys = _condition({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{consumer}#*"]}})
+    log_streams = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${" + prefix + "LogGroup}:*"
+    return (
+        {(action, f"{prefix}Queue.Arn", NO_CONDITION) for action in QUEUE_CONSUMER_ACTIONS}
+        | {("sqs:SendMessage", f"{prefix}DeadLetterQueue.Arn", NO_CONDITION)}
+        | {(action, "IdempotencyTable.Arn", leading_keys) for action in IDEMPOTENCY_ACTIONS}
+        | {(action, log_streams, NO_CONDITION) for action in LOG_ACTIONS}
+        | {(action, "*", NO_CONDITION) for action in XRAY_ACTIONS}
+    )
+
+
+def _secret(parameter: str) -> str:
+    return "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${" + parameter + "}-??????"
+
+
+BEDROCK_GRANTS = {
+    ("bedrock:InvokeModel", "arn:${AWS::Partition}:bedrock:*::foundation-model/${LlmModelId}", NO_CONDITION),
+    (
+        "bedrock:InvokeModel",
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${LlmModelId}",
+        NO_CONDITION,
+    ),
+}
+OWN_GRANTS: dict[str, set[Grant]] = {
+    "ScoreLeadFunction": {
+        ("s3:GetObject", f"{SESSIONS_BUCKET}/sessions/*", NO_CONDITION),
+        ("s3:GetObjectVersion", f"{SESSIONS_BUCKET}/sessions/*", NO_CONDITION),
+        ("s3:PutObject", f"{SESSIONS_BUCKET}/scored/*", NO_CONDITION),
+        ("s3:PutObject", f"{SESSIONS_BUCKET}/quarantine/*", NO_CONDITION),
+        ("events:PutEvents", "LeadsBus.Arn", NO_CONDITION),
+    },
+    "SalesforceSyncFunction": {("secretsmanager:GetSecretValue", _secret("SalesforceSecretName"), NO_CONDITION)},
+    "AmplitudeEventsFunction": {("secretsmanager:GetSecretValue", _secret("AmplitudeSecretName"), NO_CONDITION)},
+    "HotLeadAlertFunction": {
+        ("sns:Publish", "Ref(HotLeadTopic)", NO_CONDITION),
+        *{
+            (
+                action,
+                "HotLeadKey.Arn",
+                _condition({"StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}}),
+            )
+            for action in ("kms:GenerateDataKey", "kms:Decrypt")
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("function", sorted(OWN_GRANTS))
+@pytest.mark.parametrize("llm_scoring", [False, True], ids=["rules", "llm"])
+def test_function_role_grants_exactly_its_own_resources(
+    template: dict[str, Any], function: str, llm_scoring: bool
+) -> None:
+    """Only its queue, DLQ, idempotency items, bucket prefixes, bus, topic and key, secret, log group; Bedrock
+    (the configured model only) only for score_lead and only when LLM scoring is on."""
+    body = functions(template)[function]
+    assert "Policies" not in body["Properties"], function  # SAM would add them to a generated role
+    _, role = function_role(template, function)
+    expected = _common_grants(function, _handler_consumer(body)) | OWN_GRANTS[function]
+    if function == "ScoreLeadFunction" and llm_scoring:
+        expected |= BEDROCK_GRANTS
+    assert role_grants(role, llm_scoring=llm_scoring) == expected
+
+
+def test_each_function_has_its_own_role_assumable_by_lambda_only(template: dict[str, Any]) -> None:
+    roles = [function_role(template, name)[0] for name in functions(template)]
+    assert len(set(roles)) == len(roles) == 4
+    assert set(roles) == set(resources(template, "AWS::IAM::Role"))
+    for name in roles:
+        properties = template["Resources"][name]["Properties"]
+        [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+        assert not {"ManagedPolicyArns", "PermissionsBoundary", "RoleName"} & set(properties), name
+    # Nothing else attaches policies to them.
+    assert not resources(template, "AWS::IAM::Policy")
+
+
+def test_no_role_gets_the_managed_sqs_execution_policy_or_any_managed_policy(translated: dict[str, Any]) -> None:
+    """SAM attaches AWSLambdaSQSQueueExecutionRole (receive/delete on every queue) and AWSXrayWriteOnlyAccess to
+    the roles it generates; with explicit roles, the translation holds no managed policy at all."""
+    assert "AWSLambdaSQSQueueExecutionRole" not in json.dumps(translated)
+    roles = resources(translated, "AWS::IAM::Role")
+    assert len(roles) == 4
+    for name, role in roles.items():
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+    for name, function in resources(translated, "AWS::Lambda::Function").items():
+        assert logical_id(function["Properties"]["Role"]) in roles, name
+
+
+def test_resource_star_only_where_aws_requires_it(template: dict[str, Any]) -> None:
+    """X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions; nothing else may use
+    "*", and no role may create log groups (the template does) or call PutMetricData (metrics go through EMF)."""
+    for name in resources(template, "AWS::IAM::Role"):
+        for llm_scoring in (False, True):
+            for action, resource, _ in role_grants(template["Resources"][name], llm_scoring=llm_scoring):
+                assert resource != "*" or action in XRAY_ACTIONS, (name, action)
+                assert "*" not in action and action not in {"logs:CreateLogGroup", "cloudwatch:PutMetricData"}
+
+
+def test_idempotency_key_prefixes_are_the_handlers_consumers(template: dict[str, Any]) -> None:
+    """dynamodb:LeadingKeys works because Powertools writes `<key_prefix>#<hash>` and every handler passes its
+    CONSUMER as key_prefix (tests/integration/test_handlers.py checks the stored keys)."""
+    consumers = set()
+    for name, body in functions(template).items():
+        consumer = _handler_consumer(body)
+        source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
+        assert "key_prefix=CONSUMER" in source, name
+        consumers.add(consumer)
+    assert consumers == {"score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert"}
+
+
+# ---------------------------------------------------------------------------------------------------- secrets
+
+# Words that make an environment variable (or setting, or parameter) a credential rather than a name or a flag.
+CREDENTIAL_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL|CLIENT_ID|SALT|AUTH")
+SECRET_NAME_DEFAULT = re.compile(r"[a-z0-9-]+(/[a-z0-9-]+)+")
+
+
+def test_function_environments_name_secrets_and_never_hold_credentials(template: dict[str, Any]) -> None:
+    """Credentials are read from Secrets Manager at run time; the environment only says which secret. So every
+    credential-like variable is a `*_SECRET_NAME` whose value is a secret-name parameter (never NoEcho: nothing
+    secret is passed to the stack), and the settings models have no credential field to fill from it."""
+    parameters = template["Parameters"]
+    secret_names = 0
+    for name, body in functions(template).items():
+        for variable, value in function_environment(template, body).items():
+            if not CREDENTIAL_NAME.search(variable):
+                continue
+            assert variable.endswith("_SECRET_NAME"), (name, variable)
+            assert isinstance(value, dict) and list(value) == ["Ref"], (name, variable)
+            assert value["Ref"].endswith("SecretName"), (name, variable)
+            assert SECRET_NAME_DEFAULT.fullmatch(parameters[value["Ref"]]["Default"]), (name, variable)
+            secret_names += 1
+        for field in settings_model(body).model_fields:
+            assert not CREDENTIAL_NAME.search(field.upper()) or field.endswith("_secret_name"), (name, field)
+    assert secret_names == 2  # Salesforce and Amplitude
+    for name, spec in parameters.items():
+        assert not spec.get("NoEcho"), name
+        assert not CREDENTIAL_NAME.search(name.upper()) or name.endswith("SecretName"), name
+
+
+def test_env_example_has_no_backend_credentials_and_no_credential_values() -> None:
+    """.env.example is the agent's: it names no Salesforce or Amplitude variable at all (those credentials live
+    in Secrets Manager and only the functions read them), and every credential it lists is left empty."""
+    variables = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            variables[name.strip()] = value.strip()
+    assert len(variables) >= 20
+    assert not [name for name in variables if "SALESFORCE" in name or "AMPLITUDE" in name]
+    credentials = {name: value for name, value in variables.items() if CREDENTIAL_NAME.search(name)}
+    assert {"LIVEKIT_API_SECRET", "AWS_SECRET_ACCESS_KEY", "ANALYTICS_CALLER_SALT"} <= set(credentials)
+    assert {name: value for name, value in credentials.items() if value} == {}
+
+
+def test_log_event_switch_is_never_turned_on(template: dict[str, Any]) -> None:
+    """POWERTOOLS_LOGGER_LOG_EVENT=true would log every SQS event whole (contacts, quotes); the handlers also pass
+    log_event=False, so the variable could not turn it on, and mask what escapes them (masked_failures)."""
+    for name, body in functions(template).items():
+        assert "POWERTOOLS_LOGGER_LOG_EVENT" not in function_environment(template, body), name
+        source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
+        decorators = [line.split("  #")[0] for line in source.splitlines() if line.startswith("@")]
+        assert decorators[-4:-2] == ["@masked_failures", "@logger.inject_lambda_context(log_event=False)"], name
+        assert "logger = function_logger(" in source, name  # the masking logger (functions/common/logs.py)
+
+
 # ---------------------------------------------------------------------------------------------------- events
 
 
@@ -379,13 +630,15 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_sends_events(templat
     bucket = template["Resources"]["SessionsBucket"]["Properties"]
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     assert all(bucket["PublicAccessBlockConfiguration"].values())
-    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"aws:kms", "aws:kms:dsse", "AES256"}
+    assert encryption["BucketKeyEnabled"] is True
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     [deny] = template["Resources"]["SessionsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_idempotency_table_has_ttl_and_point_in_time_recovery(template: dict[str, Any]) -> None:
+def test_idempotency_table_has_ttl_point_in_time_recovery_and_encryption(template: dict[str, Any]) -> None:
     table = template["Resources"]["IdempotencyTable"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -406,10 +659,15 @@ def test_glue_tables_project_year_month_day_partitions(template: dict[str, Any])
 
 
 def test_every_function_has_a_kms_encrypted_log_group_with_retention(template: dict[str, Any]) -> None:
+    """The template creates each function's log group (so no role needs logs:CreateLogGroup) under the function's
+    explicit name: a name derived from the function (`${Function}`) would make the role, which names its log
+    group, depend on the function that depends on the role."""
     log_groups = resources(template, "AWS::Logs::LogGroup")
     named = {body["Properties"]["LogGroupName"].get("Fn::Sub"): body["Properties"] for body in log_groups.values()}
-    for name in functions(template):
-        properties = named[f"/aws/lambda/${{{name}}}"]
+    for name, body in functions(template).items():
+        function_name = body["Properties"]["FunctionName"]["Fn::Sub"]
+        assert function_name == f"voice-analytics-{package_name(body).replace('_', '-')}-${{Stage}}", name
+        properties = named[f"/aws/lambda/{function_name}"]
         assert properties["RetentionInDays"] > 0, name
     keys = resources(template, "AWS::KMS::Key")
     for name, body in log_groups.items():
@@ -425,6 +683,28 @@ def test_every_function_has_a_kms_encrypted_log_group_with_retention(template: d
         assert {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"} <= set(logs_statement["Action"])
         context = logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
         assert context.startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"), name
+
+
+def test_every_topic_is_encrypted_with_its_own_rotated_customer_managed_key(template: dict[str, Any]) -> None:
+    """Not the AWS managed aws/sns key, which every principal of the account may use through SNS: the hot-lead
+    key's policy leaves access to IAM (account root only), and only hot_lead_alert's role is allowed to use it."""
+    topics = resources(template, "AWS::SNS::Topic")
+    keys = resources(template, "AWS::KMS::Key")
+    used = []
+    for name, topic in topics.items():
+        reference = topic["Properties"]["KmsMasterKeyId"]
+        assert reference == {"Ref": logical_id(reference)}, name
+        assert keys[logical_id(reference)]["Properties"]["EnableKeyRotation"] is True, name
+        used.append(logical_id(reference))
+    assert len(set(used)) == len(topics) == 2
+    [statement] = keys["HotLeadKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": ACCOUNT_ROOT}
+    users = {
+        name
+        for name, body in template["Resources"].items()
+        if name != "HotLeadKey" and "HotLeadKey" in json.dumps(body)
+    }
+    assert users == {"HotLeadTopic", "HotLeadAlertFunctionRole"}
 
 
 def test_every_dlq_has_an_alarm_and_no_session_alarm_treats_silence_as_breaching(template: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ from livekit.agents import (
     metrics,
 )
 
-from agent.collector import SessionCollector, percentiles, redact, safe_session_id
+from agent.collector import SessionCollector, percentiles, safe_session_id
 from functions.common.record import SESSION_ID_PATTERN, EndReason, TranscriptMode, parse_record
+from functions.common.redaction import redact_transcript as redact
 
 
 def _collector(mode: TranscriptMode = TranscriptMode.REDACTED) -> SessionCollector:
