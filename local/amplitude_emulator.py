@@ -11,7 +11,8 @@ emulator binds 127.0.0.1 only and serves one route to one test process. Plain HT
 urllib with the URL it is given, so TLS would prove nothing about it.
 
 Emulator-only conveniences, not part of the Amplitude API: `events`, `received_count`, `duplicates_dropped`,
-`request_log` and the fault switches `fail_next()`, `delay_next()`, `reset_faults()`.
+`request_log`, `export_state()` / `load_state()` (events kept between runs) and the fault switches `fail_next()`,
+`delay_next()`, `reset_faults()`.
 """
 
 from __future__ import annotations
@@ -305,6 +306,21 @@ class AmplitudeEmulator:
         """(method, path without query string, status) of every request answered, oldest first."""
         with self._lock:
             return list(self._request_log)
+
+    def export_state(self) -> dict[str, Any]:
+        """The stored events as JSON-able data, for `load_state()` in a later run (the demo keeps this in
+        build/demo/state/amplitude.json, so a second run's events meet the first run's insert_ids)."""
+        with self._lock:
+            return {"version": 1, "events": copy.deepcopy(self._events)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Replace the stored events (and the insert_ids seen) with those of `export_state()`; the counters
+        `received_count` and `duplicates_dropped` keep counting this run only. Amplitude forgets an insert_id after
+        7 days; the emulator never does."""
+        events = [copy.deepcopy(event) for event in state.get("events") or [] if isinstance(event, dict)]
+        with self._lock:
+            self._events = events
+            self._seen = {key for key in map(_event_key, events) if key is not None}
 
     def fail_next(self, count: int, status: int = 503, *, list_throttled_events: bool = True) -> None:
         """Make the next `count` requests fail with `status` (429, 500, 502, 503, 504, ...); nothing is stored.

@@ -1,54 +1,81 @@
-"""SQL over the session records with DuckDB: the tables and columns of the Athena tables in template.yaml.
+"""SQL over the session records with DuckDB, with the Athena tables and named queries of template.yaml.
 
-`connect(root)` opens an in-memory DuckDB with two views over a folder laid out like the bucket
-(`<root>/sessions/year=YYYY/month=MM/day=DD/*.json.gz` and the same under `scored/`): `sessions` and `scored`,
-with the partition columns `year`, `month`, `day` as strings, as in the Glue tables. `DEMO_QUERIES` are the
-queries the demo prints; they are the template's named Athena queries in DuckDB's dialect (DuckDB has
-`count_if`, `approx_quantile` and `unnest`; the current-year filter is left out because the sample calls
-carry their own dates).
+Everything about the tables comes from the template, nothing is restated here:
+- `athena_tables()` reads the `AWS::Glue::Table` resources: table name, S3 prefix (from `StorageDescriptor.Location`),
+  columns with their Hive types, partition keys, and the SerDe's `ignore.malformed.json`.
+- `connect(root)` opens an in-memory DuckDB with one view per table (`sessions`, `scored`) over a folder laid out
+  like the bucket (`<root>/sessions/year=YYYY/month=MM/day=DD/*.json.gz`, the same under `scored/`): exactly the
+  Glue columns, in the Glue order and with the Glue types (keys the table does not declare are not visible, as in
+  Athena), then the partition columns `year`, `month`, `day` as strings. A table with no objects is an empty view,
+  so queries still bind.
+- `presets()` reads the `AWS::Athena::NamedQuery` resources (name, description, QueryString).
+- `athena_to_duckdb()` is the ONE place where Athena (Trino/Presto) SQL is adapted to DuckDB; see its docstring
+  for the rules. Every preset is run on DuckDB by tests/integration/test_query.py.
+
+`download_bucket()` copies the tables' prefixes of a bucket (moto's, or a real one) into such a folder;
+`run_queries()` runs named SQL and raises `QueryError` naming the query that failed; `print_results()` prints rich
+tables (the `voice-analytics query` command and the demo's console use it).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Partition columns are strings in the Glue tables ("03", not 3).
-_HIVE_TYPES = "{'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'}"
+from local.stack import TEMPLATE_PATH, load_template
 
-DEMO_QUERIES: dict[str, str] = {
-    "hot leads by day": """
-        SELECT year || '-' || month || '-' || day AS call_date,
-               count(*) AS scored_calls,
-               count_if(scoring.hot) AS hot_leads,
-               round(avg(scoring.score), 1) AS average_score,
-               count_if(scoring.grade = 'A') AS grade_a
-        FROM scored
-        GROUP BY 1
-        ORDER BY 1 DESC
-    """,
-    "signal coverage": """
-        SELECT count(*) AS calls,
-               round(avg(CASE WHEN signals.team_size IS NOT NULL THEN 1.0 ELSE 0.0 END), 3) AS team_size,
-               round(avg(CASE WHEN signals.monthly_volume IS NOT NULL THEN 1.0 ELSE 0.0 END), 3) AS monthly_volume,
-               round(avg(CASE WHEN len(signals.integrations) > 0 THEN 1.0 ELSE 0.0 END), 3) AS integrations,
-               round(avg(CASE WHEN signals.urgency IS NOT NULL THEN 1.0 ELSE 0.0 END), 3) AS urgency,
-               round(avg(CASE WHEN signals.industry IS NOT NULL THEN 1.0 ELSE 0.0 END), 3) AS industry
-        FROM sessions
-    """,
-    "tool success rate": """
-        SELECT call.name AS tool,
-               count(*) AS calls,
-               round(avg(CASE WHEN call.success THEN 1.0 ELSE 0.0 END), 3) AS success_rate,
-               round(approx_quantile(call.duration_ms, 0.5), 1) AS p50_ms,
-               round(approx_quantile(call.duration_ms, 0.95), 1) AS p95_ms
-        FROM sessions
-        CROSS JOIN unnest(tool_calls) AS t(call)
-        GROUP BY call.name
-        ORDER BY calls DESC
-    """,
+# Hive primitive types as DuckDB spells them.
+_HIVE_PRIMITIVES = {
+    "string": "VARCHAR",
+    "varchar": "VARCHAR",
+    "char": "VARCHAR",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "decimal": "DECIMAL",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "binary": "BLOB",
 }
+_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|<|>|,|:|\(|\)|\d+)")
+# Rows a console table shows per query before "... N more rows".
+CONSOLE_ROWS = 10
+
+
+class QueryError(RuntimeError):
+    """A query could not run; the message names the query (preset name, or the SQL itself) and says why."""
+
+
+@dataclass(frozen=True)
+class AthenaTable:
+    name: str
+    prefix: str  # key prefix in the bucket, without the trailing slash ("sessions")
+    columns: tuple[tuple[str, str], ...]  # (name, Hive type), in the Glue order
+    partition_keys: tuple[tuple[str, str], ...]
+    ignore_malformed_json: bool
+
+
+@dataclass(frozen=True)
+class Preset:
+    logical_id: str
+    name: str
+    description: str
+    sql: str  # the QueryString as written in the template (Athena SQL)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -61,37 +88,447 @@ class QueryResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "sql": " ".join(self.sql.split()),
+            "sql": self.sql.strip(),
             "columns": self.columns,
-            "rows": [list(row) for row in self.rows],
+            "rows": [[json_value(value) for value in row] for row in self.rows],
         }
 
 
-def connect(root: Path) -> Any:
-    """An in-memory DuckDB with `sessions` and `scored` views over `root` (folders that exist only)."""
+def json_value(value: Any) -> Any:
+    """A DuckDB value as JSON can hold it (DECIMAL as a number, dates as ISO strings, nested values kept)."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------- the template
+
+
+@functools.cache
+def _repository_template() -> dict[str, Any]:
+    return load_template(TEMPLATE_PATH)
+
+
+def _resources(template: Mapping[str, Any] | None, resource_type: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    loaded = template if template is not None else _repository_template()
+    for logical_id, resource in (loaded.get("Resources") or {}).items():
+        if isinstance(resource, dict) and resource.get("Type") == resource_type:
+            yield logical_id, resource.get("Properties") or {}
+
+
+def _location_prefix(location: Any) -> str:
+    """`s3://${SessionsBucket}/sessions/` (plain or in a Fn::Sub) -> "sessions"."""
+    text = location.get("Fn::Sub") if isinstance(location, dict) else location
+    if isinstance(text, list):
+        text = text[0]
+    match = re.fullmatch(r"s3://[^/]+/(.*)", str(text))
+    if not match or not match.group(1).strip("/"):
+        raise QueryError(f"cannot read a key prefix from the Glue table location {location!r}")
+    return match.group(1).strip("/")
+
+
+def athena_tables(template: Mapping[str, Any] | None = None) -> dict[str, AthenaTable]:
+    """The template's Glue tables by name, in template order."""
+    tables = {}
+    for _, properties in _resources(template, "AWS::Glue::Table"):
+        table = properties["TableInput"]
+        storage = table["StorageDescriptor"]
+        serde = (storage.get("SerdeInfo") or {}).get("Parameters") or {}
+        tables[table["Name"]] = AthenaTable(
+            name=table["Name"],
+            prefix=_location_prefix(storage["Location"]),
+            columns=tuple((column["Name"], column["Type"]) for column in storage["Columns"]),
+            partition_keys=tuple((key["Name"], key["Type"]) for key in table.get("PartitionKeys") or []),
+            ignore_malformed_json=str(serde.get("ignore.malformed.json", "false")).lower() == "true",
+        )
+    return tables
+
+
+def presets(template: Mapping[str, Any] | None = None) -> dict[str, Preset]:
+    """The template's Athena named queries by name, in template order."""
+    found = {}
+    for logical_id, properties in _resources(template, "AWS::Athena::NamedQuery"):
+        found[properties["Name"]] = Preset(
+            logical_id=logical_id,
+            name=properties["Name"],
+            description=str(properties.get("Description") or ""),
+            sql=properties["QueryString"],
+        )
+    return found
+
+
+def find_preset(name: str, available: Mapping[str, Preset]) -> Preset:
+    """A preset by its name, its slug ("hot-leads-by-day") or its logical id, case-insensitively."""
+    wanted = name.strip().lower()
+    for preset in available.values():
+        if wanted in (preset.name.lower(), preset.slug, preset.logical_id.lower()):
+            return preset
+    names = ", ".join(repr(preset.name) for preset in available.values())
+    raise QueryError(f"no preset named {name!r}; the template defines: {names}")
+
+
+def hive_to_duckdb(hive_type: str) -> str:
+    """A Glue/Hive column type as a DuckDB type: struct<a:int> -> STRUCT("a" INTEGER), array<t> -> t[], map<k,v>
+    -> MAP(k, v), decimal(p,s) -> DECIMAL(p,s)."""
+    tokens: list[str] = _TOKEN.findall(hive_type)
+    if "".join(tokens) != re.sub(r"\s+", "", hive_type):
+        raise QueryError(f"unreadable Hive type {hive_type!r}")
+    position = 0
+
+    def take(expected: str | None = None) -> str:
+        nonlocal position
+        if position >= len(tokens):
+            raise QueryError(f"unreadable Hive type {hive_type!r}: it ends early")
+        token = tokens[position]
+        if expected is not None and token != expected:
+            raise QueryError(f"unreadable Hive type {hive_type!r}: {expected!r} expected, {token!r} found")
+        position += 1
+        return token
+
+    def parse() -> str:
+        word = take().lower()
+        if word == "struct":
+            take("<")
+            fields = []
+            while True:
+                name = take()
+                take(":")
+                fields.append(f'"{name}" {parse()}')
+                if take() == ">":
+                    return f"STRUCT({', '.join(fields)})"
+        if word == "array":
+            take("<")
+            element = parse()
+            take(">")
+            return f"{element}[]"
+        if word == "map":
+            take("<")
+            key = parse()
+            take(",")
+            value = parse()
+            take(">")
+            return f"MAP({key}, {value})"
+        if word not in _HIVE_PRIMITIVES:
+            raise QueryError(f"unreadable Hive type {hive_type!r}: unknown type {word!r}")
+        if position < len(tokens) and tokens[position] == "(":
+            take("(")
+            arguments = [take()]
+            while take() == ",":
+                arguments.append(take())
+            return "VARCHAR" if word in ("varchar", "char") else f"DECIMAL({', '.join(arguments)})"
+        return _HIVE_PRIMITIVES[word]
+
+    result = parse()
+    if position != len(tokens):
+        raise QueryError(f"unreadable Hive type {hive_type!r}: trailing {tokens[position:]}")
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ translation
+
+
+def athena_to_duckdb(sql: str, *, as_of: dt.date | None = None) -> str:
+    """Athena (Trino/Presto) SQL as DuckDB runs it. The ONE translation; it only rewrites what DuckDB rejects, so
+    SQL already in DuckDB's dialect passes through unchanged. The rules:
+
+    1. `date_format(x, fmt)` -> `strftime(x, fmt)`: same arguments; the specifiers the presets use (%Y, %m, %d,
+       %H) mean the same in both (MySQL-style ones such as %i for minutes do not, and are left to the author).
+    2. `approx_percentile(x, p)` -> `approx_quantile(x, p)`.
+    3. Presto's four-argument `reduce(array, initial, (s, x) -> step, s -> output)` -> DuckDB's
+       `list_reduce(array, lambda s, x: step, initial)`, with the output function applied by substituting its
+       parameter (`s -> s`, the usual identity, adds nothing). DuckDB's own `reduce` takes 2 or 3 arguments.
+    4. `as_of` (optional): `current_date` becomes that date, to evaluate the presets' "current year" partition
+       filter for another day (the demo uses the day of its latest call, since the sample calls carry their own
+       dates).
+    Already DuckDB: `count_if`, `IF(c, a, b)`, `cardinality(array)`, `CROSS JOIN UNNEST(x) AS t(c)`, `||`,
+    `CAST(... AS bigint)`, struct field access, `--` comments.
+    """
+    sql = re.sub(r"\bdate_format\s*\(", "strftime(", sql, flags=re.IGNORECASE)
+    sql = re.sub(r"\bapprox_percentile\s*\(", "approx_quantile(", sql, flags=re.IGNORECASE)
+    sql = _translate_reduce(sql)
+    if as_of is not None:
+        sql = re.sub(r"\bcurrent_date\b(\s*\(\s*\))?", f"DATE '{as_of.isoformat()}'", sql, flags=re.IGNORECASE)
+    return sql
+
+
+def _split_arguments(text: str, start: int) -> tuple[list[str], int]:
+    """The top-level comma-separated arguments of the call whose "(" is at `start`, and the index after ")"."""
+    depth = 0
+    arguments: list[str] = []
+    current = start + 1
+    quote: str | None = None
+    index = start
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                arguments.append(text[current:index].strip())
+                return arguments, index + 1
+        elif char == "," and depth == 1:
+            arguments.append(text[current:index].strip())
+            current = index + 1
+        index += 1
+    raise QueryError("unbalanced parentheses in a reduce(...) call")
+
+
+_LAMBDA = re.compile(r"^\(?\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*\)?\s*->\s*(.*)$", re.DOTALL)
+
+
+def _translate_reduce(sql: str) -> str:
+    output: list[str] = []
+    position = 0
+    for match in re.finditer(r"\breduce\s*\(", sql, flags=re.IGNORECASE):
+        if match.start() < position:
+            continue  # inside a reduce(...) already translated
+        arguments, end = _split_arguments(sql, match.end() - 1)
+        step = _LAMBDA.match(arguments[2]) if len(arguments) == 4 else None
+        finish = _LAMBDA.match(arguments[3]) if len(arguments) == 4 else None
+        if step is None or finish is None:
+            continue  # DuckDB's own reduce(list, lambda ...[, initial])
+        array, initial = _translate_reduce(arguments[0]), _translate_reduce(arguments[1])
+        call = f"list_reduce({array}, lambda {step.group(1)}: {_translate_reduce(step.group(2))}, {initial})"
+        parameter, body = finish.group(1).strip(), finish.group(2).strip()
+        if body != parameter:
+            call = "(" + re.sub(rf"\b{re.escape(parameter)}\b", lambda _, reduced=call: reduced, body) + ")"
+        output.append(sql[position : match.start()] + call)
+        position = end
+    output.append(sql[position:])
+    return "".join(output)
+
+
+# ------------------------------------------------------------------------------------------------------ DuckDB
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def connect(root: Path, tables: Mapping[str, AthenaTable] | None = None) -> Any:
+    """An in-memory DuckDB with one view per Athena table over the bucket-like folder `root` (UTC clock)."""
     import duckdb
 
     connection = duckdb.connect()
-    for table in ("sessions", "scored"):
-        folder = root / table
-        if not any(folder.rglob("*.json.gz")):
-            continue
-        pattern = (folder / "**" / "*.json.gz").as_posix().replace("'", "''")
-        connection.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_json_auto('{pattern}', hive_partitioning = true, "  # noqa: S608 - our own path
-            f"hive_types = {_HIVE_TYPES}, union_by_name = true, format = 'newline_delimited')"
-        )
+    connection.execute("SET TimeZone = 'UTC'")  # Athena's current_date is UTC
+    for table in (tables if tables is not None else athena_tables()).values():
+        connection.execute(_view_sql(root, table))
     return connection
 
 
-def run_queries(root: Path, queries: dict[str, str] | None = None) -> list[QueryResult]:
-    connection = connect(root)
-    results = []
+def _view_sql(root: Path, table: AthenaTable) -> str:
+    columns = [(name, hive_to_duckdb(hive_type)) for name, hive_type in table.columns]
+    partitions = [(name, hive_to_duckdb(hive_type)) for name, hive_type in table.partition_keys]
+    select = ", ".join(f'"{name}"' for name, _ in columns + partitions)
+    folder = root / table.prefix
+    if not folder.is_dir() or not any(folder.rglob("*.json.gz")):
+        typed_nulls = ", ".join(f'CAST(NULL AS {duck}) AS "{name}"' for name, duck in columns + partitions)
+        return f'CREATE VIEW "{table.name}" AS SELECT {typed_nulls} WHERE false'
+    struct = ", ".join(f"{_literal(name)}: {_literal(duck)}" for name, duck in columns)
+    options = [
+        _literal((folder / "**" / "*.json.gz").as_posix()),
+        "format = 'newline_delimited'",
+        f"columns = {{{struct}}}",
+    ]
+    if partitions:
+        hive_types = ", ".join(f"{_literal(name)}: {_literal(duck)}" for name, duck in partitions)
+        options += ["hive_partitioning = true", f"hive_types = {{{hive_types}}}"]
+    if table.ignore_malformed_json:
+        options.append("ignore_errors = true")  # the SerDe's ignore.malformed.json
+    return f'CREATE VIEW "{table.name}" AS SELECT {select} FROM read_json({", ".join(options)})'  # noqa: S608
+
+
+def _label(name: str) -> str:
+    return name if len(name) <= 80 else name[:77] + "..."
+
+
+def run_sql(connection: Any, name: str, sql: str) -> QueryResult:
+    """Run one query; a DuckDB error becomes a QueryError that names it."""
+    import duckdb
+
     try:
-        for name, sql in (queries or DEMO_QUERIES).items():
-            cursor = connection.execute(sql)
-            columns = [column[0] for column in cursor.description]
-            results.append(QueryResult(name=name, sql=sql, columns=columns, rows=cursor.fetchall()))
+        cursor = connection.execute(sql)
+        columns = [column[0] for column in cursor.description or []]
+        rows = cursor.fetchall() if cursor.description else []
+    except duckdb.Error as error:
+        raise QueryError(f"query {_label(name)!r} failed: {error}") from error
+    return QueryResult(name=name, sql=sql, columns=columns, rows=rows)
+
+
+def preset_queries(names: Sequence[str] | None = None, *, as_of: dt.date | None = None) -> dict[str, str]:
+    """The named presets (all when `names` is None or holds "all") in DuckDB's dialect, by preset name."""
+    available = presets()
+    chosen = (
+        list(available.values())
+        if names is None or any(name.lower() == "all" for name in names)
+        else [find_preset(name, available) for name in names]
+    )
+    return {preset.name: athena_to_duckdb(preset.sql, as_of=as_of) for preset in chosen}
+
+
+def latest_partition_date(connection: Any, table: str = "sessions") -> dt.date | None:
+    """The newest year/month/day partition holding rows of `table` (None when empty)."""
+    row = connection.execute(
+        f"SELECT max(year || '-' || month || '-' || day) FROM \"{table}\""  # noqa: S608 - a table name of ours
+    ).fetchone()
+    return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def run_queries(
+    root: Path, queries: Mapping[str, str] | None = None, *, as_of: dt.date | str | None = None
+) -> list[QueryResult]:
+    """Run `queries` ({name: DuckDB SQL}; default: every preset) over `root`. `as_of="latest"` evaluates the
+    presets as of the newest sessions partition (what the demo does)."""
+    connection = connect(root)
+    try:
+        if queries is None:
+            day = latest_partition_date(connection) if as_of == "latest" else as_of
+            queries = preset_queries(as_of=day if isinstance(day, dt.date) else None)
+        return [run_sql(connection, name, sql) for name, sql in queries.items()]
     finally:
         connection.close()
-    return results
+
+
+def has_records(root: Path, tables: Mapping[str, AthenaTable] | None = None) -> bool:
+    return any(
+        any((root / table.prefix).rglob("*.json.gz"))
+        for table in (tables if tables is not None else athena_tables()).values()
+    )
+
+
+def download_bucket(
+    bucket: str, target: Path, *, endpoint_url: str | None = None, tables: Mapping[str, AthenaTable] | None = None
+) -> int:
+    """Copy every object under the tables' prefixes of `bucket` into `target` (same keys); returns how many."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard", "max_attempts": 3})
+    )
+    count = 0
+    for table in (tables if tables is not None else athena_tables()).values():
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=table.prefix + "/"):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                destination = target / key
+                if not key.endswith(".json.gz") or not destination.resolve().is_relative_to(target.resolve()):
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                client.download_file(bucket, key, str(destination))
+                count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------------------------------- console
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"  # approx_quantile's 0.6372499904036522 as 0.63725; the JSON keeps every digit
+    return str(value)
+
+
+def print_results(
+    console: Any, results: Iterable[QueryResult | Mapping[str, Any]], max_rows: int | None = None
+) -> None:
+    """One rich table per result (QueryResult or its as_dict()), at most `max_rows` rows each."""
+    from rich.table import Table
+    from rich.text import Text
+
+    for result in results:
+        data = result.as_dict() if isinstance(result, QueryResult) else result
+        console.print(Text(f"DuckDB: {data['name']}", style="bold"))  # above, not as a title squeezed to the width
+        table = Table()
+        for column in data["columns"]:
+            table.add_column(str(column), overflow="fold")  # wrap long values rather than cut them
+        rows = data["rows"]
+        shown = rows if max_rows is None else rows[:max_rows]
+        for row in shown:
+            table.add_row(*(_cell(value) for value in row))
+        if len(rows) > len(shown):
+            table.caption = f"... {len(rows) - len(shown)} more rows (all in the report / with --json)"
+        console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------------- command
+
+
+def run_query_command(
+    sql: str | None,
+    preset_names: Sequence[str],
+    *,
+    list_presets: bool = False,
+    directory: Path | None = None,
+    bucket: str | None = None,
+    endpoint: str | None = None,
+    as_of: dt.date | None = None,
+    as_json: bool = False,
+    default_directory: Path = Path("build/demo"),
+) -> int:
+    """`voice-analytics query`: list presets, or run the presets and/or the SQL; returns the exit code."""
+    import json
+    import sys
+    import tempfile
+
+    from rich.console import Console
+
+    available = presets()
+    if list_presets:
+        listing = [
+            {"name": p.name, "slug": p.slug, "logical_id": p.logical_id, "description": p.description}
+            for p in available.values()
+        ]
+        if as_json:
+            sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+            return 0
+        from rich.table import Table
+
+        table = Table(title="Named queries in template.yaml (voice-analytics query --preset NAME)")
+        for column in ("name", "slug", "logical id", "description"):
+            table.add_column(column)
+        for entry in listing:
+            table.add_row(entry["name"], entry["slug"], entry["logical_id"], entry["description"])
+        Console().print(table)
+        return 0
+    if not sql and not preset_names:
+        raise QueryError("give SQL, --preset NAME or --list-presets")
+    if bucket and directory:
+        raise QueryError("give --bucket or --dir, not both")
+    queries = preset_queries(preset_names, as_of=as_of) if preset_names else {}
+    if sql:
+        queries[sql] = athena_to_duckdb(sql, as_of=as_of)
+
+    with tempfile.TemporaryDirectory(prefix="voice-analytics-query-") as scratch:
+        if bucket:
+            root = Path(scratch)
+            count = download_bucket(bucket, root, endpoint_url=endpoint)
+            sys.stderr.write(f"downloaded {count} objects from s3://{bucket}\n")
+        else:
+            root = directory or default_directory
+            if not root.is_dir():
+                raise QueryError(f"no folder {root}: run `make demo` first, or give --dir DIR or --bucket NAME")
+            if not has_records(root):
+                sys.stderr.write(f"warning: no *.json.gz records under {root}; the views are empty\n")
+        results = run_queries(root, queries)
+    if as_json:
+        sys.stdout.write(json.dumps([result.as_dict() for result in results], indent=2) + "\n")
+    else:
+        print_results(Console(), results)
+    return 0

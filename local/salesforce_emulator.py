@@ -11,8 +11,9 @@ emulator binds 127.0.0.1 only and serves a handful of routes to one test process
 weight and nothing else. TLS is real (a self-signed certificate made with `cryptography` at start) because the
 client code under test must be exercised with certificate verification on, exactly as in AWS.
 
-Emulator-only conveniences, not part of the Salesforce API: `records()`, `request_log`, `seed()` and the fault
-switches `fail_next()`, `delay_next()`, `expire_sessions()`, `reset_faults()`.
+Emulator-only conveniences, not part of the Salesforce API: `records()`, `request_log`, `seed()`,
+`export_state()` / `load_state()` (records kept between runs) and the fault switches `fail_next()`, `delay_next()`,
+`expire_sessions()`, `reset_faults()`.
 """
 
 from __future__ import annotations
@@ -1207,6 +1208,29 @@ class SalesforceEmulator:
             resolved[fld.name] = value
         with self._lock:
             return self._insert(spec, resolved)
+
+    def export_state(self) -> dict[str, Any]:
+        """The stored records and the id counter as JSON-able data, for `load_state()` in a later run.
+
+        The demo keeps this in build/demo/state/salesforce.json, so a second run upserts onto the first run's
+        records as it would onto a real org. The org and user ids are the same in every run (the counter's first
+        two numbers), so the records' owner fields stay valid.
+        """
+        with self._lock:
+            next_number = next(self._id_numbers)
+            self._id_numbers = itertools.count(next_number)
+            return {"version": 1, "next_id_number": next_number, "records": copy.deepcopy(self._records)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Replace every stored record with those of `export_state()`; ids continue after the highest one issued."""
+        records: dict[str, dict[str, dict[str, Any]]] = {spec.name: {} for spec in _SCHEMAS.values()}
+        for sobject, by_id in (state.get("records") or {}).items():
+            spec = self._spec_or_raise(sobject)
+            records[spec.name] = {str(record_id): dict(record) for record_id, record in by_id.items()}
+        with self._lock:
+            next_number = max(int(state.get("next_id_number") or 0), next(self._id_numbers))
+            self._id_numbers = itertools.count(next_number)
+            self._records = records
 
     def fail_next(
         self, count: int, status: int = 503, error_code: str = "SERVER_UNAVAILABLE", message: str | None = None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
+import struct
 import subprocess
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from local.report_html import (
     consistency_problems,
@@ -20,6 +19,7 @@ from local.report_html import (
     signal_coverage,
     tool_success,
 )
+from tests.chromium import HEADLESS_FLAGS
 
 CHART_COUNT = 5  # score distribution, signal coverage, funnel, tool success, latency
 VOID_ELEMENTS = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "wbr"}
@@ -278,31 +278,79 @@ def test_does_not_change_its_input() -> None:
     assert report == before
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)")
-def test_headless_chromium_renders_the_charts(tmp_path: Path) -> None:
-    page = tmp_path / "report.html"
-    page.write_text(render_report_html(sample_report()), encoding="utf-8")
-
-    result = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
+def _headless(chromium: str, profile: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [chromium, *HEADLESS_FLAGS, f"--user-data-dir={profile}", *arguments],
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
     )
 
+
+def _png_facts(png: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values in the decoded scanlines (1 or 2 for a blank page)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", png[16:24])
+    position, idat = 8, b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        if kind == b"IDAT":
+            idat += png[position + 8 : position + 8 + length]
+        position += 12 + length
+    return width, height, len(set(zlib.decompress(idat)))
+
+
+def test_headless_chromium_shows_the_charts_and_the_headline_figures(chromium: str, tmp_path: Path) -> None:
+    report = sample_report()
+    page = tmp_path / "report.html"
+    page.write_text(render_report_html(report), encoding="utf-8")
+
+    result = _headless(chromium, tmp_path / "profile", "--dump-dom", page.as_uri())
+
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
-    assert dom.count("<svg") == CHART_COUNT
-    assert "Score distribution" in dom and "demo-call-0003" in dom
+    # The five charts, each an <svg> the browser parsed (the DOM is Chromium's serialisation, not our text).
+    labels = re.findall(r'<svg [^>]*aria-label="([^"]+)"', dom)
+    assert labels == [
+        "Score distribution",
+        "Signal coverage",
+        "Funnel",
+        "Tool success rate",
+        "Latency from session end (p50 / p95)",
+    ]
+    assert dom.count("<svg") == CHART_COUNT and dom.count("</svg>") == CHART_COUNT
+    assert all(dom.count(tag) >= 3 for tag in ("<rect", "<text"))  # bars and labels were drawn
+    # The headline cards, as the browser shows them.
+    cards = dict(
+        (label, value)
+        for value, label in re.findall(
+            r'<div class="card(?: warn)?"><div class="value">([^<]*)</div><div class="label">([^<]*)</div>', dom
+        )
+    )
+    assert cards == {
+        "Sessions replayed": str(report["sessions_replayed"]),
+        "Sessions exported": str(report["sessions_exported"]),
+        "Sessions scored": str(report["sessions_scored"]),
+        "Hot leads": str(report["hot_leads"]),
+        "Salesforce leads": str(report["salesforce"]["leads"]),
+        "Salesforce tasks": str(report["salesforce"]["tasks"]),
+        "Amplitude events": str(report["amplitude_events"]),
+        "Hot-lead alerts (SNS)": str(report["sns_alerts"]),
+        "DLQ messages": "0",
+        "Quarantined": "0",
+    }
+    assert "Consistent:" in dom and "412 ms" in dom and "1,904 ms" in dom
+    assert all(session["session_id"] in dom for session in report["sessions"])
+
+    screenshot = tmp_path / "report.png"
+    shot = _headless(
+        chromium, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1200,1800", page.as_uri()
+    )
+
+    assert shot.returncode == 0 and screenshot.is_file(), shot.stderr[-2000:]
+    png = screenshot.read_bytes()
+    width, height, distinct = _png_facts(png)
+    assert (width, height) == (1200, 1800)
+    assert len(png) > 20_000 and distinct > 50, f"the screenshot looks blank ({len(png)} bytes, {distinct} values)"
