@@ -50,16 +50,26 @@ MAX_TURN_TEXT = 20_000
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 
-def safe_session_id(room_name: str) -> str:
-    """The room name when it fits the record's session-id alphabet, else a readable, collision-free variant.
+# A run of 7+ digits (a phone number, as SIP dispatch rules put in room names) or an email address.
+_CONTACT_IN_NAME = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}|[^\s@/]+@[^\s@/]+")
 
-    A LiveKit room name may hold any character, but the session id becomes an S3 key and a Salesforce
-    external id; losing a record to an odd room name would be worse than renaming it.
+
+def safe_session_id(room_name: str, salt: str = "") -> str:
+    """The room name when it fits the record's session-id alphabet and holds no contact data, else a readable,
+    collision-free variant.
+
+    A LiveKit room name may hold any character, but the session id becomes an S3 key, a Salesforce external id
+    and part of Amplitude insert ids; losing a record to an odd room name would be worse than renaming it. A SIP
+    room name usually carries the caller's number: that part is replaced by a salted hash (the same room gives
+    the same id, so a retried export still lands on the same key), never kept in clear.
     """
-    if _SESSION_ID.match(room_name):
+    has_contact = bool(_CONTACT_IN_NAME.search(room_name))
+    if not has_contact and _SESSION_ID.match(room_name):
         return room_name
-    digest = hashlib.sha256(room_name.encode()).hexdigest()[:10]
-    cleaned = re.sub(r"[^A-Za-z0-9._:-]+", "-", room_name).strip("-._:")[:100]
+    digest = hashlib.sha256(f"{salt}:{room_name}".encode()).hexdigest()[: 16 if has_contact else 10]
+    readable = _CONTACT_IN_NAME.sub("-", room_name) if has_contact else room_name
+    cleaned = re.sub(r"[^A-Za-z0-9._:-]+", "-", readable)
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-._:")[:100]
     return f"{cleaned}-{digest}" if cleaned else f"room-{digest}"
 
 
@@ -147,7 +157,7 @@ class SessionCollector:
         clock: Clock | None = None,
         tracker: SignalTracker | None = None,
     ) -> None:
-        self.session_id = safe_session_id(session_id)
+        self.session_id = safe_session_id(session_id, caller_salt)
         self._agent = {"name": agent_name, "version": agent_version}
         self._transcript_mode = transcript_mode
         self._salt = caller_salt

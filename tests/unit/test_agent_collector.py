@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from livekit.agents import (
     CloseEvent,
     CloseReason,
@@ -36,6 +38,16 @@ def test_odd_room_names_become_valid_distinct_session_ids() -> None:
     first, second = safe_session_id("my room/1"), safe_session_id("my room/2")
     assert first != second
     assert all(re.match(SESSION_ID_PATTERN, value) for value in (first, second, safe_session_id("!!!")))
+
+
+def test_a_phone_number_or_email_in_the_room_name_never_reaches_the_session_id() -> None:
+    sip_room = "call-_+14155550123_x7Yz"
+    session_id = safe_session_id(sip_room, "salt")
+    assert "4155550123" not in session_id and "555" not in session_id
+    assert session_id.startswith("call-") and re.match(SESSION_ID_PATTERN, session_id)
+    assert safe_session_id(sip_room, "salt") == session_id  # a retried export lands on the same key
+    assert safe_session_id(sip_room, "other-salt") != session_id
+    assert "example.com" not in safe_session_id("web-dana@example.com-1", "salt")
 
 
 def test_percentiles_interpolate_and_are_absent_without_samples() -> None:
