@@ -1,16 +1,20 @@
 """The demo report as one self-contained HTML page: headline counts, latency, charts and a sessions table.
 
 `render_report_html(report)` takes the dict the demo writes to `build/demo/report.json` and returns a page
-that needs nothing else: inline CSS, charts drawn here as inline SVG, no script, no font, no image and no
-network request (a Content-Security-Policy in the page forbids them), so it opens the same from a CI
-artifact, an email attachment or a laptop with no connection.
+that needs nothing else: inline CSS, charts as inline SVG, no script, no font, no image and no network request
+(a Content-Security-Policy in the page forbids them), so it opens the same from a CI artifact, an email
+attachment or a laptop with no connection.
 
-Why SVG drawn by hand rather than a plotting library: the charts are bars and a funnel, a few dozen lines
-here, while a library would add a dependency (the lock file is shared) and usually a script bundle or a CDN.
+The charts are drawn with matplotlib, imported only when a page is rendered, on its SVG canvas (no pyplot, no
+display), saved to SVG in memory and inlined: the XML prolog and DOCTYPE are dropped, the root element is
+replaced by one carrying the chart's aria-label and <title>, and the output is made reproducible (no date, a
+fixed hash salt, text kept as <text> rather than glyph paths, no clip paths, markers or ids).
 
 Every string that comes from the report (session ids, tool names, industries, ...) goes through
-`html.escape`, in text and in attributes alike; numbers are formatted here. Optional keys may be missing or
-null: a session without signal fields counts as "not captured", a report without latency shows "n/a".
+`html.escape` in the page, in text and in attributes alike; strings drawn in a chart (tool names) are escaped
+by matplotlib's SVG writer, and read as plain text, never as mathtext. Numbers are formatted here. Optional
+keys may be missing or null: a session without signal fields counts as "not captured", a report without
+latency shows "n/a".
 
 Charts (one `<svg>` each, always present, with an empty state when there is nothing to draw):
 score distribution (0-100 in bins of 10), signal coverage, funnel, tool success per tool, latency p50/p95.
@@ -19,13 +23,19 @@ score distribution (0-100 in bins of 10), signal coverage, funnel, tool success 
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 SIGNAL_FIELDS: tuple[tuple[str, str], ...] = (
     ("team_size", "Team size"),
@@ -76,7 +86,7 @@ section { background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padd
 figure { margin: 0; }
 figcaption { color: #64748b; font-size: 12px; margin-top: 6px; }
 svg { width: 100%; height: auto; display: block; }
-svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+figure svg * { stroke-linejoin: round; stroke-linecap: butt; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
 th { background: #f1f5f9; position: sticky; top: 0; font-weight: 600; }
@@ -131,8 +141,16 @@ def _tool_calls(session: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [call for call in calls if isinstance(call, Mapping) and call.get("name") is not None]
 
 
+def _signal(session: Mapping[str, Any], field: str) -> Any:
+    """A qualification signal: under the session's `signals` (as the demo writes it), else at the top level."""
+    signals = session.get("signals")
+    if isinstance(signals, Mapping) and signals.get(field) is not None:
+        return signals[field]
+    return session.get(field)
+
+
 def _has_signal(session: Mapping[str, Any], field: str) -> bool:
-    value = session.get(field)
+    value = _signal(session, field)
     if value is None or value is False:
         return False
     if isinstance(value, str | list | tuple | dict):
@@ -174,147 +192,6 @@ def _fmt_ms(value: Any) -> str:
 
 def _fmt_percent(share: float) -> str:
     return f"{share * 100:.0f}%"
-
-
-# --- SVG helpers -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar: its label, value, colour and the text shown at its end."""
-
-    label: str
-    value: float
-    color: str = BLUE
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class Segment:
-    value: float
-    color: str
-    name: str
-
-
-def _svg_open(width: int, height: int, title: str) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_e(title)}" preserveAspectRatio="xMidYMid meet"><title>{_e(title)}</title>'
-    )
-
-
-def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, color: str = INK) -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{color}">{_e(content)}</text>'
-    )
-
-
-def _empty_svg(title: str, message: str, *, width: int = 520, height: int = 160) -> str:
-    return (
-        _svg_open(width, height, title)
-        + f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" rx="8" fill="#f8fafc" stroke="{GRID}"/>'
-        + _text(width / 2, height / 2 + 4, message, anchor="middle", size=13, color=MUTED)
-        + "</svg>"
-    )
-
-
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above `value` (1, 2, 5 times a power of ten)."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
-
-
-def column_chart(bars: Sequence[Bar], *, title: str, y_label: str = "", width: int = 520, height: int = 260) -> str:
-    """Vertical bars with a y axis of round ticks; for the score histogram."""
-    if not bars:
-        return _empty_svg(title, "No data")
-    left, right, top, bottom = 44, 12, 16, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    y_max = _nice_max(max(bar.value for bar in bars))
-    ticks = 4
-    parts = [_svg_open(width, height, title)]
-    for tick in range(ticks + 1):
-        value = y_max * tick / ticks
-        y = top + plot_h - plot_h * tick / ticks
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
-        tick_text = f"{value:g}" if value == int(value) else f"{value:.1f}"
-        parts.append(_text(left - 6, y + 4, tick_text, anchor="end", size=11, color=MUTED))
-    if y_label:
-        parts.append(
-            f'<text transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" '
-            f'font-size="11" fill="{MUTED}">{_e(y_label)}</text>'
-        )
-    slot = plot_w / len(bars)
-    bar_w = max(2.0, slot * 0.78)
-    for index, bar in enumerate(bars):
-        x = left + index * slot + (slot - bar_w) / 2
-        bar_h = plot_h * (bar.value / y_max) if y_max else 0.0
-        y = top + plot_h - bar_h
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" rx="2" fill="{bar.color}">'
-            f"<title>{_e(bar.label)}: {_e(bar.text or f'{bar.value:g}')}</title></rect>"
-        )
-        if bar.value > 0:
-            parts.append(_text(x + bar_w / 2, y - 4, bar.text or f"{bar.value:g}", anchor="middle", size=11))
-        parts.append(_text(x + bar_w / 2, top + plot_h + 16, bar.label, anchor="middle", size=10, color=MUTED))
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{MUTED}"/>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bar_rows_chart(
-    rows: Sequence[tuple[str, Sequence[Segment], str]],
-    *,
-    title: str,
-    scale_max: float,
-    width: int = 520,
-    row_height: int = 30,
-    label_width: int = 170,
-    legend: Sequence[tuple[str, str]] = (),
-) -> str:
-    """Horizontal rows of stacked segments, each with a label on the left and a note on the right.
-
-    `rows` holds (label, segments, note); the full width of the plot is `scale_max`. Used for coverage,
-    the funnel, tool success and latency.
-    """
-    if not rows:
-        return _empty_svg(title, "No data")
-    note_width = 96
-    top = 22 if legend else 8
-    plot_w = width - label_width - note_width - 8
-    height = top + row_height * len(rows) + 8
-    scale = scale_max if scale_max > 0 else 1.0
-    parts = [_svg_open(width, height, title)]
-    x_legend = float(label_width)
-    for name, color in legend:
-        parts.append(f'<rect x="{x_legend:.1f}" y="4" width="10" height="10" rx="2" fill="{color}"/>')
-        parts.append(_text(x_legend + 14, 13, name, size=11, color=MUTED))
-        x_legend += 14 + 7 * len(name) + 18
-    for index, (label, segments, note) in enumerate(rows):
-        y = top + index * row_height
-        bar_y = y + 6
-        bar_h = row_height - 12
-        parts.append(_text(label_width - 8, y + row_height / 2 + 4, label, anchor="end", size=12))
-        parts.append(f'<rect x="{label_width}" y="{bar_y}" width="{plot_w}" height="{bar_h}" rx="3" fill="#f1f5f9"/>')
-        x = float(label_width)
-        for segment in segments:
-            seg_w = plot_w * max(0.0, segment.value) / scale
-            seg_w = min(seg_w, label_width + plot_w - x)
-            if seg_w <= 0:
-                continue
-            parts.append(
-                f'<rect x="{x:.1f}" y="{bar_y}" width="{seg_w:.1f}" height="{bar_h}" rx="3" fill="{segment.color}">'
-                f"<title>{_e(label)} · {_e(segment.name)}: {segment.value:g}</title></rect>"
-            )
-            x += seg_w
-        parts.append(_text(label_width + plot_w + 8, y + row_height / 2 + 4, note, size=12))
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 # --- the charts ------------------------------------------------------------------------------------------
@@ -359,30 +236,253 @@ def tool_success(sessions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, 
     return stats
 
 
+# --- drawing with matplotlib -----------------------------------------------------------------------------
+#
+# matplotlib is imported here, lazily, so importing this module (and the CLI, for its other commands) stays
+# cheap. Figures are plain `matplotlib.figure.Figure` objects on the SVG canvas: no pyplot, so no global
+# figure registry to leak into and no GUI backend, whatever backend the process has configured. Each figure is
+# saved to an in-memory SVG string and then cut down to an element that can sit inline in the HTML page.
+
+# Sizes in points (1 pt = 1 SVG unit); the page scales each chart to the width of its card. Margins are
+# computed from the measured label widths instead of by a layout engine, which would draw every figure twice.
+FIG_WIDTH = 518.0
+ROW_HEIGHT = 26.0  # one bar of a horizontal chart
+TICK_PAD = 3.5  # matplotlib's default gap between an axis and its tick labels
+LABEL_CHARS = 40  # longer category labels (tool names) are cut in the charts; the table shows them whole
+TRACK = "#f1f5f9"
+CANVAS = "#f8fafc"
+
+# Applied on top of matplotlib's defaults (not the user's matplotlibrc), for the duration of one render.
+PLOT_STYLE: dict[str, Any] = {
+    # Deterministic, small SVG: a fixed salt for the ids matplotlib derives, text kept as <text> (readable,
+    # searchable, escaped by matplotlib) instead of glyph outlines.
+    "svg.hashsalt": "voice-analytics-report",
+    "svg.fonttype": "none",
+    # Labels come from the data: never read a `$...$` in a tool name as mathtext (which could fail to parse).
+    "text.parse_math": False,
+    "text.usetex": False,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 11,
+    "text.color": INK,
+    "axes.edgecolor": GRID,
+    "axes.labelcolor": MUTED,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.axisbelow": True,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "ytick.labelcolor": INK,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 11,
+    "grid.color": GRID,
+    "grid.linewidth": 0.8,
+    "legend.frameon": False,
+    "legend.fontsize": 10,
+    "figure.facecolor": "white",
+}
+
+_XML_PROLOG = re.compile(r"\A.*?(?=<svg[\s>])", re.DOTALL)  # <?xml ...?>, <!DOCTYPE ...>, comments
+_DEFAULT_STYLE = re.compile(r"<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")  # moved into the page CSS
+_GROUP_ID = re.compile(r'<g id="[^"]*"')  # matplotlib's ids repeat across charts and nothing refers to them
+
+
+@dataclass(frozen=True)
+class Row:
+    """One horizontal bar: its label, stacked (value, colour) segments and the note shown to its right."""
+
+    label: str
+    segments: tuple[tuple[float, str], ...]
+    note: str
+
+
+def _chart_label(value: Any) -> str:
+    """A data string as a one-line chart label (control characters and runs of spaces folded, long ones cut)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _figure(height: float) -> Figure:
+    """A figure `FIG_WIDTH` x `height` points on the SVG canvas (explicit and non-interactive: never a display)."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(FIG_WIDTH / 72, height / 72))
+    FigureCanvasSVG(figure)
+    return figure
+
+
+def _axes(figure: Figure, *, left: float, right: float, top: float, bottom: float) -> Axes:
+    """Axes filling the figure but for the given margins (points)."""
+    width, height = figure.get_figwidth() * 72, figure.get_figheight() * 72
+    return figure.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height))
+
+
+def _text_width(texts: Iterable[str], size: float) -> float:
+    """The width in points of the widest of `texts` at font size `size`, measured with matplotlib's font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=size)
+    return max((text_to_path.get_text_width_height_descent(text, font, ismath=False)[0] for text in texts), default=0)
+
+
+def _svg(figure: Figure, title: str) -> str:
+    """The figure as an inline `<svg>` element labelled `title` (role img, aria-label and <title>)."""
+    buffer = io.StringIO()
+    # No Date (reproducible), no Creator/Format/Type: with nothing left, matplotlib writes no <metadata> (whose
+    # RDF namespaces would be the only URLs in the page besides the SVG namespace).
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    figure.clear()  # drop the artists now; the figure is not registered anywhere, so nothing else holds it
+    svg = _XML_PROLOG.sub("", buffer.getvalue(), count=1)
+    root_end = svg.index(">") + 1
+    view_box = re.search(r'viewBox="([^"]+)"', svg[:root_end])
+    if not svg.startswith("<svg") or view_box is None:  # pragma: no cover - a change in matplotlib's output
+        raise RuntimeError("unexpected SVG from matplotlib")
+    # Our own root element: the SVG namespace only (no xlink: nothing here links), sized by the page's CSS.
+    root = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{view_box.group(1)}" role="img" '
+        f'aria-label="{_e(title)}" preserveAspectRatio="xMidYMid meet"><title>{_e(title)}</title>'
+    )
+    body = _DEFAULT_STYLE.sub("", svg[root_end:], count=1)
+    body = _GROUP_ID.sub("<g", body)
+    body = re.sub(r">\s+<", "><", body)  # indentation between elements (text content is never only spaces)
+    return root + body.strip()
+
+
+def _empty_chart(title: str, message: str) -> str:
+    from matplotlib.patches import FancyBboxPatch
+
+    figure = _figure(140.0)
+    figure.add_artist(
+        FancyBboxPatch(
+            (0.01, 0.02),
+            0.98,
+            0.96,
+            boxstyle="round,pad=0,rounding_size=0.03",
+            transform=figure.transFigure,
+            facecolor=CANVAS,
+            edgecolor=GRID,
+            mutation_aspect=FIG_WIDTH / 140.0,
+        )
+    )
+    figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color=MUTED)
+    return _svg(figure, title)
+
+
+def _style_value_axis(axes: Axes, axis: Literal["x", "y"]) -> None:
+    """Light grid lines along the value axis, no tick marks; nothing clipped (so the SVG needs no clip paths)."""
+    axes.grid(axis=axis)
+    axes.tick_params(length=0, grid_clip_on=False)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    axes.spines["left" if axis == "x" else "bottom"].set_visible(True)
+
+
+def _rows_chart(
+    rows: Sequence[Row],
+    *,
+    title: str,
+    scale_max: float,
+    share: bool = False,
+    value_label: str = "",
+    legend: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Horizontal bars on a light track, a label on the left and a note on the right of each.
+
+    `scale_max` is the full width; `share` formats the value axis as percentages. Used for coverage, the funnel,
+    tool success and latency.
+    """
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+    labels = [_chart_label(row.label) for row in rows]
+    notes = [row.note for row in rows]
+    top = 30.0 if legend else 8.0
+    bottom = TICK_PAD + 14 + (16 if value_label else 0) + 6
+    figure = _figure(top + ROW_HEIGHT * len(rows) + bottom)
+    # Labels are cut to LABEL_CHARS; the caps only matter for unusually wide characters (the SVG then crops).
+    axes = _axes(
+        figure,
+        left=min(_text_width(labels, 11), FIG_WIDTH * 0.45) + TICK_PAD + 6,
+        right=min(_text_width(notes, 11), FIG_WIDTH * 0.25) + TICK_PAD + 6,
+        top=top,
+        bottom=bottom,
+    )
+    positions = list(range(len(rows)))
+    axes.barh(positions, [scale_max] * len(rows), height=0.62, color=TRACK, clip_on=False)
+    for position, row in zip(positions, rows, strict=True):
+        left = 0.0
+        for value, color in row.segments:
+            width = min(max(0.0, value), scale_max - left)
+            if width > 0:
+                axes.barh(position, width, left=left, height=0.62, color=color, clip_on=False)
+                left += width
+    axes.set_yticks(positions, labels=labels)
+    axes.set_ylim(len(rows) - 0.5, -0.5)  # first row on top
+    axes.set_xlim(0, scale_max)
+    if share:
+        axes.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    if value_label:
+        axes.set_xlabel(value_label)
+    _style_value_axis(axes, "x")
+    right_axis = axes.secondary_yaxis("right")
+    right_axis.set_yticks(positions, labels=notes)
+    right_axis.tick_params(length=0)
+    right_axis.spines["right"].set_visible(False)
+    if legend:
+        axes.legend(
+            handles=[Patch(facecolor=color, label=name) for name, color in legend],
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncols=len(legend),
+            borderaxespad=0.2,
+            handlelength=1.0,
+        )
+    return _svg(figure, title)
+
+
 def _score_chart(sessions: Sequence[Mapping[str, Any]]) -> str:
+    from matplotlib.ticker import MaxNLocator
+
     counts = score_histogram(sessions)
     title = "Score distribution"
     if not any(counts):
-        return _empty_svg(title, "No scored sessions")
-    bars = []
-    for index, count in enumerate(counts):
-        low = index * 10
-        label = f"{low}-{low + 9}" if index < SCORE_BINS - 1 else f"{low}-100"
-        color = GREEN if low >= 70 else BLUE if low >= 40 else GREY
-        bars.append(Bar(label=label, value=count, color=color, text=str(count)))
-    return column_chart(bars, title=title, y_label="sessions")
+        return _empty_chart(title, "No scored sessions")
+    labels = [f"{low}-{low + 9}" if low < 90 else f"{low}-100" for low in range(0, 100, 10)]
+    colors = [GREEN if low >= 70 else BLUE if low >= 40 else GREY for low in range(0, 100, 10)]
+    figure = _figure(240.0)
+    axes = _axes(figure, left=46.0, right=8.0, top=8.0, bottom=40.0)
+    bars = axes.bar(range(SCORE_BINS), counts, width=0.78, color=colors, clip_on=False)
+    axes.bar_label(bars, labels=[str(count) if count else "" for count in counts], padding=2, fontsize=10)
+    axes.set_xticks(range(SCORE_BINS), labels=labels)
+    axes.tick_params(axis="x", labelsize=9, labelcolor=MUTED)
+    axes.set_xlim(-0.6, SCORE_BINS - 0.4)
+    axes.set_ylim(0, max(counts) * 1.15)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    axes.set_ylabel("sessions")
+    axes.set_xlabel("lead score")
+    _style_value_axis(axes, "y")
+    axes.spines["left"].set_visible(False)
+    axes.spines["bottom"].set_visible(True)
+    axes.spines["bottom"].set_color(MUTED)
+    return _svg(figure, title)
 
 
 def _coverage_chart(sessions: Sequence[Mapping[str, Any]]) -> str:
     title = "Signal coverage"
     if not sessions:
-        return _empty_svg(title, "No sessions")
+        return _empty_chart(title, "No sessions")
     total = len(sessions)
     rows = [
-        (label, [Segment(count / total, BLUE, "captured")], f"{_fmt_percent(count / total)} ({count}/{total})")
+        Row(label, ((count / total, BLUE),), f"{_fmt_percent(count / total)} ({count}/{total})")
         for label, count in signal_coverage(sessions)
     ]
-    return bar_rows_chart(rows, title=title, scale_max=1.0)
+    return _rows_chart(rows, title=title, scale_max=1.0, share=True)
 
 
 def _funnel_chart(report: Mapping[str, Any], sessions: Sequence[Mapping[str, Any]]) -> str:
@@ -390,54 +490,56 @@ def _funnel_chart(report: Mapping[str, Any], sessions: Sequence[Mapping[str, Any
     stages = funnel(report, sessions)
     calls = stages[0][1]
     if not sessions or calls <= 0:
-        return _empty_svg(title, "No sessions")
+        return _empty_chart(title, "No sessions")
     colors = (BLUE, ORANGE, GREEN, RED)
     rows = [
-        (label, [Segment(count, color, "sessions")], f"{count} ({_fmt_percent(count / calls)})")
+        Row(label, ((count, color),), f"{count} ({_fmt_percent(count / calls)})")
         for (label, count), color in zip(stages, colors, strict=True)
     ]
-    return bar_rows_chart(rows, title=title, scale_max=float(calls))
+    return _rows_chart(rows, title=title, scale_max=float(calls))
 
 
 def _tool_chart(sessions: Sequence[Mapping[str, Any]]) -> str:
     title = "Tool success rate"
     stats = tool_success(sessions)
     if not stats:
-        return _empty_svg(title, "No tool calls")
+        return _empty_chart(title, "No tool calls")
     rows = [
-        (
-            name,
-            [Segment(ok / total, GREEN, "succeeded"), Segment((total - ok) / total, RED, "failed")],
-            f"{_fmt_percent(ok / total)} ({ok}/{total})",
-        )
+        Row(name, ((ok / total, GREEN), ((total - ok) / total, RED)), f"{_fmt_percent(ok / total)} ({ok}/{total})")
         for name, (ok, total) in stats.items()
     ]
-    return bar_rows_chart(
-        rows, title=title, scale_max=1.0, label_width=200, legend=(("succeeded", GREEN), ("failed", RED))
-    )
+    return _rows_chart(rows, title=title, scale_max=1.0, share=True, legend=(("succeeded", GREEN), ("failed", RED)))
 
 
 def _latency_chart(latency: Mapping[str, Any]) -> str:
     title = "Latency from session end (p50 / p95)"
-    rows: list[tuple[str, Sequence[Segment], str]] = []
-    values: list[float] = []
+    rows: list[Row] = []
     for field, label in LATENCY_FIELDS:
         figures = _mapping(latency.get(field))
         for stat, color in (("p50", BLUE), ("p95", ORANGE)):
             number = _number(figures.get(stat))
-            if number is None:
-                continue
-            values.append(number)
-            rows.append((f"{label} {stat}", [Segment(number, color, stat)], _fmt_ms(number)))
+            if number is not None:
+                rows.append(Row(f"{label} {stat}", ((max(0.0, number), color),), _fmt_ms(number)))
     if not rows:
-        return _empty_svg(title, "No latency figures")
-    return bar_rows_chart(
-        rows,
-        title=title,
-        scale_max=_nice_max(max(values)),
-        label_width=220,
-        legend=(("p50", BLUE), ("p95", ORANGE)),
+        return _empty_chart(title, "No latency figures")
+    scale = max(value for row in rows for value, _ in row.segments) * 1.05 or 1.0
+    return _rows_chart(
+        rows, title=title, scale_max=scale, value_label="milliseconds", legend=(("p50", BLUE), ("p95", ORANGE))
     )
+
+
+def _charts(report: Mapping[str, Any], sessions: Sequence[Mapping[str, Any]], latency: Mapping[str, Any]) -> list[str]:
+    """The five charts as inline SVG, drawn with matplotlib under `PLOT_STYLE` (restored afterwards)."""
+    import matplotlib.style
+
+    with matplotlib.style.context(["default", PLOT_STYLE]):
+        return [
+            _score_chart(sessions),
+            _coverage_chart(sessions),
+            _funnel_chart(report, sessions),
+            _tool_chart(sessions),
+            _latency_chart(latency),
+        ]
 
 
 # --- page sections ---------------------------------------------------------------------------------------
@@ -535,7 +637,7 @@ def _session_row(session: Mapping[str, Any]) -> str:
         else (_e(grade) if grade is not None else "<span class='muted'>–</span>")
     )
     hot = "<span class='badge hot'>hot</span>" if session.get("hot") is True else ""
-    integrations = session.get("integrations")
+    integrations = _signal(session, "integrations")
     integrations_text = (
         ", ".join(str(item) for item in integrations) if isinstance(integrations, list) else integrations
     )
@@ -552,11 +654,11 @@ def _session_row(session: Mapping[str, Any]) -> str:
         _cell(f"{score:g}" if score is not None else None, numeric=True),
         f"<td>{grade_html}</td>",
         f"<td>{hot}</td>",
-        _cell(_thousands(session.get("team_size")), numeric=True),
-        _cell(_thousands(session.get("monthly_volume")), numeric=True),
-        _cell(session.get("industry")),
+        _cell(_thousands(_signal(session, "team_size")), numeric=True),
+        _cell(_thousands(_signal(session, "monthly_volume")), numeric=True),
+        _cell(_signal(session, "industry")),
         _cell(integrations_text),
-        _cell(session.get("urgency")),
+        _cell(_signal(session, "urgency")),
         f"<td>{'yes' if meeting_booked(session) else ''}</td>",
         f"<td>{tools or '<span class=muted>–</span>'}</td>",
         _cell(f"{duration:.0f} s" if duration is not None else None, numeric=True),
@@ -602,31 +704,32 @@ def render_report_html(report: dict[str, Any]) -> str:
     subtitle = "Sample conversations replayed through the agent and the backend on the embedded local stack."
     if generated:
         subtitle += f" Generated {generated}."
+    score_svg, coverage_svg, funnel_svg, tool_svg, latency_svg = _charts(report_map, sessions, latency)
     charts = [
         _chart_section(
             "Score distribution",
-            _score_chart(sessions),
+            score_svg,
             "Sessions per lead-score bin (0-100, bins of 10).",
         ),
         _chart_section(
             "Signal coverage",
-            _coverage_chart(sessions),
+            coverage_svg,
             "Share of sessions in which the caller revealed each qualification signal.",
         ),
         _chart_section(
             "Funnel",
-            _funnel_chart(report_map, sessions),
+            funnel_svg,
             "Calls, hot leads (team or volume over the thresholds), meetings booked and hot-lead alerts sent; "
             "percentages are of all calls.",
         ),
         _chart_section(
             "Tool success",
-            _tool_chart(sessions),
+            tool_svg,
             "Share of tool calls that succeeded, per tool.",
         ),
         _chart_section(
             "Latency",
-            _latency_chart(latency),
+            latency_svg,
             "Time from the end of a session to its hot-lead alert and to its Salesforce upsert.",
             _latency_table(latency),
         ),

@@ -6,6 +6,7 @@ import copy
 import re
 import struct
 import subprocess
+import sys
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,6 +21,8 @@ from local.report_html import (
     tool_success,
 )
 from tests.chromium import HEADLESS_FLAGS
+
+REPO = Path(__file__).resolve().parents[2]
 
 CHART_COUNT = 5  # score distribution, signal coverage, funnel, tool success, latency
 VOID_ELEMENTS = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "wbr"}
@@ -205,6 +208,90 @@ def test_escapes_hostile_strings_from_the_data() -> None:
     assert "<svg onload" not in page and "<svg/onload" not in page
 
 
+def _chart_svgs(page: str) -> dict[str, str]:
+    """Each chart's <svg> element, by its aria-label."""
+    return {
+        label: svg
+        for svg in re.findall(r"<svg .*?</svg>", page, re.DOTALL)
+        for label in re.findall(r'aria-label="([^"]+)"', svg)[:1]
+    }
+
+
+def test_strings_drawn_in_charts_are_escaped_and_read_as_plain_text() -> None:
+    report = sample_report()
+    report["sessions"][0]["tool_calls"] = [
+        {"name": "<script>alert('tool')</script>", "success": False},
+        # Not mathtext (an unparseable formula would make matplotlib raise), not markup: shown as written.
+        {"name": '$\\frac{a}{$ & "q" </text><svg onload=6>', "success": True},
+        {"name": "a_tool_name_far_too_long_for_a_chart_label_" + "x" * 40, "success": True},
+    ]
+
+    page = render_report_html(report)
+    tool_chart = _chart_svgs(page)["Tool success rate"]
+
+    assert "<script" not in page.lower() and "<svg onload" not in page
+    assert parse(page).errors == [] and parse(page).tags.count("svg") == CHART_COUNT
+    assert "&lt;script&gt;alert('tool')&lt;/script&gt;" in tool_chart
+    assert '$\\frac{a}{$ &amp; "q" &lt;/text&gt;&lt;svg onload=6&gt;' in tool_chart
+    assert ">a_tool_name_far_too_long_for_a_chart_la…<" in tool_chart  # cut in the chart ...
+    assert "a_tool_name_far_too_long_for_a_chart_label_" + "x" * 40 in page  # ... whole in the table
+    labels = parse(tool_chart)
+    assert labels.tags.count("text") >= 4 and labels.errors == []
+
+
+def test_charts_are_matplotlib_svg_inlined_cleanly_and_reproducibly() -> None:
+    import matplotlib
+
+    fonttype_before = matplotlib.rcParams["svg.fonttype"]
+    page = render_report_html(sample_report())
+
+    assert render_report_html(sample_report()) == page  # no date, no random ids
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata" not in page
+    assert page.count("<!DOCTYPE") == 1
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    assert len(ids) == len(set(ids))  # five SVGs in one document: no id repeated
+    charts = _chart_svgs(page)
+    assert len(charts) == CHART_COUNT
+    for label, svg in charts.items():
+        assert f"<title>{label}</title>" in svg
+        assert "<text" in svg and "<path" in svg  # text kept as text, not glyph outlines
+    # The page's matplotlib settings do not leak into the process.
+    assert matplotlib.rcParams["svg.fonttype"] == fonttype_before
+
+
+def test_matplotlib_is_imported_only_to_render() -> None:
+    code = (
+        "import sys, json\n"
+        "import local.report_html, voice_analytics.cli\n"
+        "assert 'matplotlib' not in sys.modules, 'imported at module level'\n"
+        "local.report_html.render_report_html({'sessions': []})\n"
+        "assert 'matplotlib' in sys.modules\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot keeps a global registry of figures'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_reads_signals_nested_under_signals_as_the_demo_writes_them() -> None:
+    report = sample_report()
+    for session in report["sessions"]:
+        session["signals"] = {
+            field: session.pop(field)
+            for field in ("team_size", "monthly_volume", "integrations", "industry", "urgency")
+            if field in session
+        }
+
+    assert dict(signal_coverage(report["sessions"])) == {
+        "Team size": 3,
+        "Monthly volume": 3,
+        "Integrations": 2,
+        "Urgency": 2,
+        "Industry": 3,
+    }
+    text = " ".join(parse(render_report_html(report)).text)
+    assert "1,500" in text and "insurance" in text and "before the end of the quarter" in text
+
+
 def test_handles_an_empty_sessions_list() -> None:
     report = sample_report()
     report["sessions"] = []
@@ -321,7 +408,8 @@ def test_headless_chromium_shows_the_charts_and_the_headline_figures(chromium: s
         "Latency from session end (p50 / p95)",
     ]
     assert dom.count("<svg") == CHART_COUNT and dom.count("</svg>") == CHART_COUNT
-    assert all(dom.count(tag) >= 3 for tag in ("<rect", "<text"))  # bars and labels were drawn
+    for svg in re.findall(r"<svg .*?</svg>", dom, re.DOTALL):  # each chart drew bars and labels
+        assert svg.count("<path") >= 5 and svg.count("<text") >= 5, svg[:300]
     # The headline cards, as the browser shows them.
     cards = dict(
         (label, value)
