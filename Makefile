@@ -11,10 +11,11 @@ TOOLS := $(UV) run --frozen --project tools
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
 	  || python3 -m pip install --quiet --user --break-system-packages uv
-	@$(UV) sync --frozen --quiet
+	@# Bytecode compiled at install: this machine sets PYTHONDONTWRITEBYTECODE, so nothing would ever be cached.
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 tools: bootstrap
-	@$(UV) sync --frozen --quiet --project tools
+	@$(UV) sync --frozen --quiet --compile-bytecode --project tools
 
 demo: bootstrap
 	$(RUN) voice-analytics demo
