@@ -11,6 +11,12 @@
 5. `build/demo/report.json` (and `report.html` when `local.report_html` exists) is written; any inconsistency
    (a session not exported or not scored, alerts != hot leads, anything in a DLQ or quarantine, duplicates)
    is listed and makes the demo fail.
+6. The emulators' records (Salesforce Leads and Tasks, Amplitude events) are kept between runs in
+   `<report dir>/state/` (`salesforce.json`, `amplitude.json`): loaded at the start, saved at the end, like the
+   real far ends that outlive a run (`fresh=True` / `--fresh` starts clean). moto starts empty every run, so the
+   idempotency table is empty too: a second run re-delivers everything, and only the Salesforce upsert by
+   external id and Amplitude's insert_id deduplication keep it from creating duplicates (the report shows
+   `salesforce_created_this_run` and `amplitude_duplicates_dropped`).
 """
 
 from __future__ import annotations
@@ -149,6 +155,10 @@ class Demo:
         *,
         console: Console | None = None,
         drain_timeout_s: float = DRAIN_TIMEOUT_SECONDS,
+        state_dir: Path | None = None,
+        fresh: bool = False,
+        duplicate_deliveries: int = 1,
+        extra_objects: Path | None = None,
     ) -> None:
         if not scripts:
             raise DemoError("no conversation scripts to replay")
@@ -157,6 +167,14 @@ class Demo:
         self.out_dir = report_path.parent
         self.console = console or Console()
         self.drain_timeout_s = drain_timeout_s
+        self.state_dir = state_dir or self.out_dir / "state"
+        self.fresh = fresh
+        # Operator/test switches: every SQS batch delivered N times; extra files put under sessions/ first.
+        self.duplicate_deliveries = max(1, duplicate_deliveries)
+        self.extra_objects = extra_objects
+        self.extra_keys: list[str] = []
+        self.state_loaded: dict[str, bool] = {}
+        self.before: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.init_ms: dict[str, float] = {}
 
@@ -187,6 +205,8 @@ class Demo:
 
             salesforce = stack_of.enter_context(SalesforceEmulator())
             amplitude = stack_of.enter_context(AmplitudeEmulator())
+            self._load_state(salesforce, amplitude)
+            stack_of.callback(self._save_state, salesforce, amplitude)
             self._create_secrets(stack, salesforce, amplitude)
 
             calls = {source.function.logical_id: 0 for source in stack.event_sources()}
@@ -200,12 +220,14 @@ class Demo:
                 extra_env=self._local_function_env(salesforce),
                 log_dir=self.out_dir / "logs",
                 on_invocation=on_invocation,
+                deliveries=self.duplicate_deliveries,
             )
             # Init phases run before the first call (cold starts are reported apart, not inside the latencies).
             runner.start(warm_up=True)
             stack_of.callback(runner.stop)
             self.init_ms = runner.init_ms
 
+            self.extra_keys = self._put_extra_objects(stack)
             replay_started = time.monotonic()
             replay = progress.add_task("Replaying conversations through the agent", total=len(self.scripts))
             outcomes, sink = self._replay(stack, lambda: progress.advance(replay))
@@ -228,6 +250,57 @@ class Demo:
         self.report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
         html_path = self._write_html(report)
         return DemoResult(report=report, report_path=self.report_path, html_path=html_path, problems=problems)
+
+    # -- emulator state kept between runs -----------------------------------------------------------------------
+
+    def _state_files(self) -> dict[str, Path]:
+        return {"salesforce": self.state_dir / "salesforce.json", "amplitude": self.state_dir / "amplitude.json"}
+
+    def _load_state(self, salesforce: Any, amplitude: Any) -> None:
+        """The far ends as the previous run left them (unless fresh); notes what was there before this run."""
+        for name, path in self._state_files().items():
+            if self.fresh:
+                path.unlink(missing_ok=True)
+            self.state_loaded[name] = path.is_file()
+            if path.is_file():
+                try:
+                    state = json.loads(path.read_text(encoding="utf-8"))
+                except ValueError as error:
+                    raise DemoError(
+                        f"{path} is not readable JSON ({error}); run with --fresh to start clean"
+                    ) from error
+                (salesforce if name == "salesforce" else amplitude).load_state(state)
+        self.before = {
+            "Lead": {record["Id"] for record in salesforce.records("Lead")},
+            "Task": {record["Id"] for record in salesforce.records("Task")},
+            "amplitude_events": len(amplitude.events),
+        }
+
+    def _save_state(self, salesforce: Any, amplitude: Any) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for name, path in self._state_files().items():
+            state = (salesforce if name == "salesforce" else amplitude).export_state()
+            temporary = path.with_suffix(".json.tmp")
+            temporary.write_text(json.dumps(state, indent=1, default=str) + "\n", encoding="utf-8")
+            temporary.replace(path)
+
+    def _put_extra_objects(self, stack: LocalStack) -> list[str]:
+        """`--extra-objects DIR`: each file, as-is, under today's (UTC) sessions/ partition; returns the keys."""
+        if self.extra_objects is None:
+            return []
+        from agent.settings import AgentSettings
+
+        files = sorted(p for p in self.extra_objects.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise DemoError(f"no files in {self.extra_objects} (--extra-objects)")
+        partition = datetime.now(UTC).strftime(f"{AgentSettings.from_env().analytics_prefix}/year=%Y/month=%m/day=%d")
+        s3, bucket = stack.client("s3"), stack.output("SessionsBucketName")
+        keys = []
+        for path in files:
+            key = f"{partition}/{path.name}"
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+            keys.append(key)
+        return keys
 
     @staticmethod
     def _local_function_env(salesforce: Any) -> dict[str, str]:
@@ -323,6 +396,7 @@ class Demo:
             shutil.rmtree(self.out_dir / prefix, ignore_errors=True)
         records = self._download(s3, bucket, sessions_prefix)
         scored = self._download(s3, bucket, scored_prefix)
+        scored_keys = self._keys(s3, bucket, scored_prefix)
         quarantined = [
             key for key in self._keys(s3, bucket, score_settings.quarantine_prefix) if not key.endswith(".reason.json")
         ]
@@ -353,9 +427,11 @@ class Demo:
             if sent is not None and session_id in alerted_at:
                 to_alert = (alerted_at[session_id] - sent) * 1000
                 alert_latency.append(to_alert)
-            task_created = _salesforce_time(task.get("CreatedDate")) if task else None
-            if sent is not None and task_created is not None:
-                to_sf = (task_created - sent) * 1000
+            # When this run wrote the Task: created now, or (a Task kept from an earlier run) its last upsert.
+            written_field = "LastModifiedDate" if task and task["Id"] in self.before.get("Task", ()) else "CreatedDate"
+            task_written = _salesforce_time(task.get(written_field)) if task else None
+            if sent is not None and task_written is not None and task_written >= sent:
+                to_sf = (task_written - sent) * 1000
                 salesforce_latency.append(to_sf)
             sessions.append(
                 {
@@ -394,9 +470,12 @@ class Demo:
                 }
             )
 
-        from local.queries import run_queries
+        from local.queries import QueryError, run_queries
 
-        queries = [result.as_dict() for result in run_queries(self.out_dir)]
+        try:  # the template's named Athena queries, as `voice-analytics query --preset all` runs them
+            queries = [result.as_dict() for result in run_queries(self.out_dir, as_of="latest")]
+        except QueryError as error:
+            raise DemoError(str(error)) from error
         hot_ids = sorted(entry["session_id"] for entry in sessions if entry["hot"])
         return {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -411,6 +490,10 @@ class Demo:
             "alerted_session_ids": sorted(alerted_at),
             "unscored_session_ids": sorted(set(exported) - set(scored)),
             "grades": dict(sorted(Counter(str(entry["grade"]) for entry in sessions).items())),
+            "salesforce_created_this_run": {
+                "leads": sum(1 for lead in leads if lead["Id"] not in self.before["Lead"]),
+                "tasks": sum(1 for task in tasks if task["Id"] not in self.before["Task"]),
+            },
             "salesforce": {
                 "leads": len(leads),
                 "tasks": len(tasks),
@@ -420,8 +503,10 @@ class Demo:
                 "records": {"Lead": leads, "Task": tasks},
             },
             "amplitude_events": len(amplitude.events),
+            "amplitude_duplicates_dropped": amplitude.duplicates_dropped,
             "amplitude": {
                 "events": len(amplitude.events),
+                "stored_this_run": len(amplitude.events) - self.before["amplitude_events"],
                 "received": amplitude.received_count,
                 "duplicates_dropped": amplitude.duplicates_dropped,
                 "event_types": dict(sorted(Counter(e.get("event_type") for e in amplitude.events).items())),
@@ -432,6 +517,12 @@ class Demo:
             "dlq_depths": dlq_depths,
             "quarantined": len(quarantined),
             "quarantined_keys": quarantined,
+            "quarantined_objects": self._quarantine_reasons(s3, bucket, quarantined, score_settings.quarantine_prefix),
+            "duplicate_deliveries": self.duplicate_deliveries,
+            "extra_objects": self.extra_keys,
+            "extra_objects_scored": sorted(
+                key for key in self.extra_keys if key.rsplit("/", 1)[-1] in {k.rsplit("/", 1)[-1] for k in scored_keys}
+            ),
             "latency_ms": {
                 "session_end_to_alert": percentiles(alert_latency),
                 "session_end_to_salesforce": percentiles(salesforce_latency),
@@ -447,6 +538,11 @@ class Demo:
                 }
                 for name, stat in runner.stats.items()
             },
+            "state": {
+                "dir": str(self.state_dir),
+                "fresh": self.fresh,
+                "loaded": self.state_loaded,
+            },
             "stack": {
                 "template": str(stack.template_path),
                 "endpoint": stack.endpoint_url,
@@ -455,6 +551,19 @@ class Demo:
             "queries": queries,
             "sessions": sessions,
         }
+
+    @staticmethod
+    def _quarantine_reasons(s3: Any, bucket: str, keys: list[str], prefix: str) -> list[dict[str, str]]:
+        """{key (the original sessions/ key), quarantine_key, reason} of each quarantined object, from its sidecar."""
+        found = []
+        for key in keys:
+            try:
+                sidecar = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}.reason.json")["Body"].read())
+                reason = str(sidecar.get("reason", ""))
+            except Exception as error:  # a missing or unreadable sidecar is reported, not fatal
+                reason = f"(no readable reason sidecar: {error})"
+            found.append({"key": key.removeprefix(prefix.rstrip("/") + "/"), "quarantine_key": key, "reason": reason})
+        return found
 
     def _keys(self, s3: Any, bucket: str, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -469,10 +578,13 @@ class Demo:
             if not key.endswith(".json.gz"):
                 continue
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            try:
+                record = _read_ndjson_gz(body)
+            except (OSError, EOFError, ValueError):
+                continue  # not a record (score_lead quarantined it): kept out of the DuckDB folder too
             target = self.out_dir / key
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)
-            record = _read_ndjson_gz(body)
             found[str(record.get("session_id"))] = record
         return found
 
@@ -549,7 +661,9 @@ def check_report(report: dict[str, Any]) -> list[str]:
             f"sessions_exported ({report['sessions_exported']}) != distinct sessions replayed "
             f"({report['distinct_sessions_replayed']})"
         )
-    if report["sessions_scored"] != report["sessions_exported"]:
+    extra_keys = set(report.get("extra_objects", []))
+    extra_scored = len(report.get("extra_objects_scored", []))
+    if report["sessions_scored"] != report["sessions_exported"] + extra_scored:
         problems.append(
             f"sessions_scored ({report['sessions_scored']}) != sessions_exported ({report['sessions_exported']}); "
             f"not scored: {report['unscored_session_ids']}"
@@ -562,8 +676,14 @@ def check_report(report: dict[str, Any]) -> list[str]:
         )
     if report["dlq_messages"]:
         problems.append(f"messages in dead-letter queues: {report['dlq_depths']}")
-    if report["quarantined"]:
-        problems.append(f"session objects quarantined: {report['quarantined_keys']}")
+    quarantined = report.get("quarantined_objects") or [{"key": key} for key in report["quarantined_keys"]]
+    # Objects put with --extra-objects are expected in quarantine (or scored, when valid); anything else is not.
+    unexpected = [item["key"] for item in quarantined if item["key"] not in extra_keys]
+    if unexpected:
+        problems.append(f"session objects quarantined: {unexpected}")
+    unaccounted = extra_keys - {item["key"] for item in quarantined} - set(report.get("extra_objects_scored", []))
+    if unaccounted:
+        problems.append(f"extra objects neither quarantined nor scored: {sorted(unaccounted)}")
     if report["salesforce"]["duplicate_task_sessions"]:
         problems.append(f"several Salesforce Tasks for one session: {report['salesforce']['duplicate_task_sessions']}")
     if report["sessions_scored"] and not report["amplitude_events"]:
@@ -589,8 +709,15 @@ def print_report(console: Console, result: DemoResult) -> None:
         ("sessions scored", report["sessions_scored"]),
         ("grades", ", ".join(f"{grade}: {count}" for grade, count in report["grades"].items())),
         ("hot leads", report["hot_leads"]),
-        ("Salesforce Leads / Tasks", f"{report['salesforce']['leads']} / {report['salesforce']['tasks']}"),
-        ("Amplitude events", report["amplitude_events"]),
+        (
+            "Salesforce Leads / Tasks (created this run)",
+            f"{report['salesforce']['leads']} / {report['salesforce']['tasks']} "
+            f"({report['salesforce_created_this_run']['leads']} / {report['salesforce_created_this_run']['tasks']})",
+        ),
+        (
+            "Amplitude events (duplicates dropped)",
+            f"{report['amplitude_events']} ({report['amplitude_duplicates_dropped']})",
+        ),
         ("hot-lead alert emails (SNS)", report["sns_alerts"]),
         ("messages in DLQs", report["dlq_messages"]),
         ("quarantined objects", report["quarantined"]),
@@ -634,16 +761,24 @@ def print_report(console: Console, result: DemoResult) -> None:
         for email in emails[EMAILS_SHOWN_IN_FULL:]:
             console.print(f"  Subject: {email['subject']}")
 
-    for query in report["queries"]:
-        table = Table(title=f"DuckDB: {query['name']}", title_style="bold")
-        for column in query["columns"]:
-            table.add_column(column)
-        for row in query["rows"]:
-            table.add_row(*(str(value) for value in row))
-        console.print(table)
+    from local.queries import CONSOLE_ROWS, print_results
+
+    print_results(console, report["queries"], max_rows=CONSOLE_ROWS)
 
     console.print(summary)
     console.print(f"Report: {result.report_path}" + (f" and {result.html_path}" if result.html_path else ""))
+    state = report.get("state") or {}
+    if state:
+        kept = (
+            "started clean (--fresh)"
+            if state.get("fresh")
+            else ("continued from the previous run" if any(state.get("loaded", {}).values()) else "first run")
+        )
+        console.print(f"Salesforce and Amplitude emulator records: {kept}; kept in {state.get('dir')}/")
+    if report.get("quarantined_objects"):
+        console.print(f"Quarantined ({len(report['quarantined_objects'])}), with the reason from each .reason.json:")
+        for item in report["quarantined_objects"]:
+            console.print(f"  {item['key']}: {item['reason']}", markup=False)
     if result.problems:
         console.print(Panel("\n".join(f"- {problem}" for problem in result.problems), title="[red]inconsistent"))
     else:

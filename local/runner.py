@@ -440,6 +440,10 @@ class LambdaRunner:
         if self._stdout is None or stream is None:
             yield
             return
+        if sys.stdout is not self._stdout:
+            # Someone swapped sys.stdout since start (pytest's capture does, per test): route again on top of it.
+            self._stdout.original = sys.stdout
+            sys.stdout = self._stdout
         self._stdout.local.sink = stream
         try:
             yield

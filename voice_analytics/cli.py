@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -126,6 +127,20 @@ def demo(
     drain_timeout: Annotated[
         float, typer.Option("--drain-timeout", help="Seconds to wait for every queue to drain.")
     ] = 90.0,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Forget the emulators' records kept from earlier runs (<report dir>/state/)."),
+    ] = False,
+    duplicate_deliveries: Annotated[
+        int,
+        typer.Option("--duplicate-deliveries", min=1, help="Deliver every SQS batch N times (at-least-once drill)."),
+    ] = 1,
+    extra_objects: Annotated[
+        Path | None,
+        typer.Option(
+            "--extra-objects", help="Put each file of this folder as-is under today's sessions/ partition first."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole system here (moto from template.yaml, emulators, real agent and handlers) and report."""
     import logging
@@ -147,13 +162,71 @@ def demo(
     try:
         scripts = find_scripts(conversations)
         console.print(f"Replaying {len(scripts)} conversation scripts; logs in {log_dir}/")
-        result = Demo(scripts, report, console=console, drain_timeout_s=drain_timeout).run()
+        result = Demo(
+            scripts,
+            report,
+            console=console,
+            drain_timeout_s=drain_timeout,
+            fresh=fresh,
+            duplicate_deliveries=duplicate_deliveries,
+            extra_objects=extra_objects,
+        ).run()
     except DemoError as error:
         console.print(f"[red]demo failed:[/red] {error}")
         raise typer.Exit(1) from error
     print_report(console, result)
     if result.problems:
         raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    sql: Annotated[
+        str | None,
+        typer.Argument(help="SQL over the views `sessions` and `scored` (DuckDB; Athena SQL is translated)."),
+    ] = None,
+    preset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--preset", "-p", help="A named query of template.yaml (name, slug or logical id; repeatable; 'all')."
+        ),
+    ] = None,
+    list_presets: Annotated[bool, typer.Option("--list-presets", help="List the template's named queries.")] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder laid out like the bucket (default: build/demo, what demo writes)."),
+    ] = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Download sessions/ and scored/ from this bucket instead.")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="S3 endpoint for --bucket, e.g. a local moto (default: AWS_ENDPOINT_URL)."),
+    ] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Evaluate current_date as this day.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """DuckDB over the session records, as the Athena tables `sessions` and `scored` (columns from template.yaml)."""
+    from local.queries import QueryError, run_query_command
+
+    try:
+        code = run_query_command(
+            sql,
+            preset or [],
+            list_presets=list_presets,
+            directory=directory,
+            bucket=bucket,
+            endpoint=endpoint,
+            as_of=as_of.date() if as_of else None,
+            as_json=as_json,
+        )
+    except QueryError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(1) from error
+    if code:
+        raise typer.Exit(code)
 
 
 spool_app = typer.Typer(help="Session records spooled to disk because S3 could not be reached.", no_args_is_help=True)
@@ -248,6 +321,182 @@ def cost(
         "fixed part: alarms, dashboard, custom metrics, KMS keys, idle SQS polling by Lambda; "
         f"free tier {'applied' if free_tier else 'not applied'}; details with --json."
     )
+
+
+# ---------------------------------------------------------------------------------------------------- operations
+# Against AWS, or the local stack when AWS_ENDPOINT_URL is set; names from the stack or explicit options.
+
+_StackNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack-name",
+        help="Deployed stack to read names from (default: VOICE_ANALYTICS_STACK_NAME, else voice-analytics-dev).",
+    ),
+]
+_JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command()
+def redrive(
+    queue: Annotated[
+        str,
+        typer.Option(
+            "--queue", help="'all', or a queue's logical id, name, URL or ARN (source or DLQ), or part of a name."
+        ),
+    ] = "all",
+    max_messages: Annotated[int | None, typer.Option("--max", min=1, help="Move at most N messages per DLQ.")] = None,
+    method: Annotated[
+        str,
+        typer.Option("--method", help="auto (move task on AWS, else copy), move-task, or copy (receive/send/delete)."),
+    ] = "auto",
+    stack_name: _StackNameOption = None,
+    as_json: _JsonOption = False,
+) -> None:
+    """Move dead-lettered messages back to their source queue (attributes kept) and print the counts per queue."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from voice_analytics.ops import OpsError, default_stack_name, queue_pairs
+    from voice_analytics.ops import redrive as redrive_pair
+
+    if method not in ("auto", "move-task", "copy"):
+        raise typer.BadParameter("--method must be auto, move-task or copy")
+    try:
+        if stack_name is None and queue != "all":
+            try:
+                pairs = queue_pairs(None, queue)
+            except OpsError:
+                pairs = queue_pairs(default_stack_name(), queue)
+        else:
+            pairs = queue_pairs(stack_name or default_stack_name(), queue)
+        results = [redrive_pair(pair, max_messages=max_messages, method=method) for pair in pairs]  # type: ignore[arg-type]
+    except OpsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(2) from error
+    if as_json:
+        sys.stdout.write(json.dumps([result.as_dict() for result in results]) + "\n")
+    else:
+        table = Table(title="DLQ redrive")
+        for column in ("queue", "dead-letter queue", "method", "found", "moved", "failed"):
+            table.add_column(column, justify="right" if column in ("found", "moved", "failed") else "left")
+        for result in results:
+            table.add_row(
+                result.queue, result.dlq, result.method, str(result.found), str(result.moved), str(result.failed)
+            )
+        Console().print(table)
+    if any(result.failed for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    since: Annotated[datetime, typer.Option("--since", formats=["%Y-%m-%d"], help="First day (UTC), YYYY-MM-DD.")],
+    until: Annotated[
+        datetime | None, typer.Option("--until", formats=["%Y-%m-%d"], help="Last day (UTC), inclusive; default today.")
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="archive: replay the bus archive ('Lead Scored' to the consumers); objects: re-emit 'Object Created' "
+            "for sessions/ objects of those days (to score_lead).",
+        ),
+    ] = "archive",
+    stack_name: _StackNameOption = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Sessions bucket (objects mode; default: from the stack).")
+    ] = None,
+    bus: Annotated[
+        str | None, typer.Option("--bus", help="Event bus name (archive mode; default: from the stack).")
+    ] = None,
+    archive: Annotated[
+        str | None, typer.Option("--archive", help="Archive name (archive mode; default: the bus's).")
+    ] = None,
+    as_json: _JsonOption = False,
+) -> None:
+    """Send past events through the pipeline again; idempotency skips sessions already done (15 days)."""
+    import json
+    from datetime import UTC, time, timedelta
+
+    from rich.console import Console
+
+    from voice_analytics.ops import OpsError, StackView, default_stack_name, replay_archive, replay_objects
+
+    first = since.date()
+    last = (until or datetime.now(UTC)).date()
+    if last < first:
+        raise typer.BadParameter("--until is before --since")
+    try:
+        view = None
+        if (mode == "objects" and bucket is None) or (mode == "archive" and bus is None):
+            view = StackView.load(stack_name or default_stack_name())
+        if mode == "objects":
+            name = bucket or (view.outputs.get("SessionsBucketName") if view else None)
+            if not name:
+                raise OpsError("no bucket: pass --bucket or deploy the stack (output SessionsBucketName)")
+            result = replay_objects(name, first, last)
+        elif mode == "archive":
+            bus_name = bus or (view.outputs.get("LeadsBusName") if view else None)
+            if not bus_name:
+                raise OpsError("no event bus: pass --bus or deploy the stack (output LeadsBusName)")
+            start = datetime.combine(first, time.min, tzinfo=UTC)
+            end = min(datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC), datetime.now(UTC))
+            result = replay_archive(bus_name, start, end, view=view, archive_name=archive)
+        else:
+            raise typer.BadParameter("--mode must be archive or objects")
+    except OpsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(2) from error
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+    else:
+        console = Console()
+        if result.mode == "objects":
+            console.print(
+                f"Re-emitted 'Object Created' for {result.replayed} objects ({result.since} .. {result.until}); "
+                f"{result.failed} failed."
+            )
+        else:
+            console.print(
+                f"Replay {result.replay_name}: {result.state} ({result.since} .. {result.until}; "
+                f"archive holds {result.archive_events} events)."
+            )
+        for error_text in result.errors:
+            console.print(f"[red]{error_text}[/red]")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    stack_name: _StackNameOption = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Sessions bucket (default: from the stack).")] = None,
+    as_json: _JsonOption = False,
+) -> None:
+    """Check configuration, bucket write permission, secrets, queue and DLQ depths, event sources; exit 1 on FAIL."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from voice_analytics.ops import default_stack_name
+    from voice_analytics.ops import doctor as run_doctor
+
+    checks = run_doctor(stack_name or default_stack_name(), bucket=bucket)
+    if as_json:
+        sys.stdout.write(json.dumps([check.__dict__ for check in checks]) + "\n")
+    else:
+        table = Table(title="voice-analytics doctor")
+        for column in ("check", "status", "detail"):
+            table.add_column(column)
+        colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
+        for check in checks:
+            table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]", check.detail)
+        Console().print(table)
+    if any(check.status == "FAIL" for check in checks):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ from typing import Any
 
 import pytest
 
+from local.amplitude_emulator import AmplitudeEmulator
+from local.demo import Demo
+from local.queries import presets
+from local.salesforce_emulator import SalesforceEmulator
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,14 +29,8 @@ HOT_SCRIPT = REPO / "tests" / "fixtures" / "agent" / "conversation.json"
 OTHER_SCRIPTS = 3
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("conversations")
-    shutil.copy(HOT_SCRIPT, folder / "hot.json")
-    bundled = sorted((REPO / "conversations").glob("*.json"))[:OTHER_SCRIPTS]
-    for path in bundled:
-        shutil.copy(path, folder / path.name)
-    report_path = tmp_path_factory.mktemp("demo") / "report.json"
+def run_demo(folder: Path, report_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    report_path.unlink(missing_ok=True)
     env = {**os.environ, "COLUMNS": "120"}
     result = subprocess.run(
         [
@@ -43,6 +42,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
             str(folder),
             "--report",
             str(report_path),
+            *extra,
         ],
         cwd=REPO,
         env=env,
@@ -53,6 +53,30 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     )
     assert report_path.exists(), f"no report; exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result, json.loads(report_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def demo_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A folder with the hot script and three bundled ones (any folder of scripts works), and a report path."""
+    folder = tmp_path_factory.mktemp("conversations")
+    shutil.copy(HOT_SCRIPT, folder / "hot.json")
+    bundled = sorted((REPO / "conversations").glob("*.json"))[:OTHER_SCRIPTS]
+    for path in bundled:
+        shutil.copy(path, folder / path.name)
+    return folder, tmp_path_factory.mktemp("demo") / "report.json"
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_folders: tuple[Path, Path]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    return run_demo(*demo_folders)
+
+
+@pytest.fixture(scope="module")
+def second_run(
+    demo_folders: tuple[Path, Path], demo_run: tuple[Any, dict[str, Any]]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """The same demo again, with the same report folder, hence the same emulator state (<report dir>/state/)."""
+    return run_demo(*demo_folders)
 
 
 def test_demo_exits_zero_and_the_report_is_consistent(demo_run: tuple[Any, dict[str, Any]]) -> None:
@@ -92,6 +116,70 @@ def test_emails_and_queries_are_in_the_report_and_on_the_console(demo_run: tuple
     assert alert["subject"].startswith("Hot lead:")
     assert "Session: trial-call-0001" in alert["body"]
     assert "Subject: Hot lead:" in result.stdout
-    names = [query["name"] for query in report["queries"]]
-    assert names == ["hot leads by day", "signal coverage", "tool success rate"]
-    assert report["queries"][1]["rows"][0][0] == report["sessions_scored"]
+    # The template's named queries (presets), run as of the day of the latest call.
+    assert [query["name"] for query in report["queries"]] == list(presets())
+    queries = {query["name"]: query for query in report["queries"]}
+    coverage = queries["signal coverage"]
+    assert sum(row[coverage["columns"].index("calls")] for row in coverage["rows"]) == report["sessions_scored"]
+    assert len(queries["usage and cost per call"]["rows"]) == report["sessions_scored"]
+    assert "DuckDB: hot leads by day" in result.stdout
+
+
+def test_a_second_run_creates_no_duplicate_salesforce_records_or_amplitude_events(
+    demo_run: tuple[Any, dict[str, Any]], second_run: tuple[Any, dict[str, Any]]
+) -> None:
+    """moto (and so the idempotency table) is fresh each run: only the Salesforce upsert by external id and
+    Amplitude's insert_id deduplication, over the emulators' kept state, stand between a rerun and duplicates."""
+    _, first = demo_run
+    result, second = second_run
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert second["problems"] == []
+    assert first["state"]["loaded"] == {"salesforce": False, "amplitude": False}
+    assert second["state"]["loaded"] == {"salesforce": True, "amplitude": True}
+
+    assert first["salesforce_created_this_run"] == {
+        "leads": first["salesforce"]["leads"],
+        "tasks": first["salesforce"]["tasks"],
+    }
+    assert (second["salesforce"]["leads"], second["salesforce"]["tasks"]) == (
+        first["salesforce"]["leads"],
+        first["salesforce"]["tasks"],
+    )
+    assert second["salesforce_created_this_run"] == {"leads": 0, "tasks": 0}
+    first_ids = {kind: sorted(r["Id"] for r in records) for kind, records in first["salesforce"]["records"].items()}
+    second_ids = {kind: sorted(r["Id"] for r in records) for kind, records in second["salesforce"]["records"].items()}
+    assert first_ids == second_ids
+
+    assert first["amplitude_duplicates_dropped"] == 0
+    assert second["amplitude_events"] == first["amplitude_events"] > 0
+    assert second["amplitude"]["stored_this_run"] == 0
+    assert second["amplitude_duplicates_dropped"] == second["amplitude"]["received"] > 0
+    # Everything else is as consistent as on the first run: each session scored again, one alert per hot lead.
+    assert second["sessions_scored"] == first["sessions_scored"] and second["sns_alerts"] == second["hot_leads"]
+    assert [entry["salesforce_lead_id"] for entry in second["sessions"]] == [
+        entry["salesforce_lead_id"] for entry in first["sessions"]
+    ]
+    assert second["latency_ms"]["session_end_to_salesforce"]["count"] == first["salesforce"]["tasks"]
+    assert "continued from the previous run" in result.stdout
+
+
+def test_the_state_is_saved_beside_the_report_and_fresh_forgets_it(
+    demo_folders: tuple[Path, Path], second_run: Any, tmp_path: Path
+) -> None:
+    _, report_path = demo_folders
+    state = report_path.parent / "state"
+    assert {path.name for path in state.iterdir()} == {"salesforce.json", "amplitude.json"}
+    saved = json.loads((state / "salesforce.json").read_text())
+    assert saved["records"]["Lead"] and saved["records"]["Task"]
+
+    # Loading (and --fresh) without a whole demo: the same state files, real emulators.
+    shutil.copytree(state, tmp_path / "state")
+    for fresh, expected_leads in ((False, len(saved["records"]["Lead"])), (True, 0)):
+        demo = Demo([HOT_SCRIPT], tmp_path / "report.json", fresh=fresh)
+        with SalesforceEmulator() as salesforce, AmplitudeEmulator() as amplitude:
+            demo._load_state(salesforce, amplitude)
+            assert len(salesforce.records("Lead")) == expected_leads
+            assert bool(amplitude.events) is not fresh
+            assert demo.state_loaded == {"salesforce": not fresh, "amplitude": not fresh}
+            if not fresh:  # ids continue after the kept ones
+                assert salesforce.seed("Lead", {"LastName": "Later", "Company": "Acme"}) not in saved["records"]["Lead"]

@@ -1,0 +1,271 @@
+"""One running pipeline for a test module: the stack from template.yaml on moto, both emulators, the real handlers
+polled by the local runner, and the read-backs every count assertion needs.
+
+Test-only settings (each one a shorter wait, none a change of behaviour):
+- every source queue gets `VisibilityTimeout=1` after the stack is created (`set_queue_attributes`; the template
+  says 180-360 s), so a failed item comes back after one second and reaches its DLQ after maxReceiveCount (5)
+  receives in about five seconds instead of half an hour;
+- every event source's batching window is 0.2 s (the template says 1-5 s), so a drain takes well under a second;
+- the Salesforce client timeout is 2 s and the Amplitude flush timeout 3 s (template/settings: 10 s and 20 s), so
+  "the far end answers too late" scenarios take seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from local.amplitude_emulator import AmplitudeEmulator
+from local.runner import LambdaRunner
+from local.salesforce_emulator import SalesforceEmulator
+from local.stack import LocalStack, environment
+from tests.samples import example_record_data
+
+TEST_VISIBILITY_TIMEOUT_S = 1
+TEST_BATCHING_WINDOW_S = 0.2
+TEST_SALESFORCE_TIMEOUT_S = 2
+TEST_AMPLITUDE_FLUSH_TIMEOUT_S = 3
+DRAIN_TIMEOUT_S = 45.0
+# Events the example (hot, meeting booked, one knowledge search) gives in Amplitude.
+EVENTS_PER_EXAMPLE_SESSION = 4
+
+
+def session_id(prefix: str = "flt") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def record_data(sid: str, **changes: Any) -> dict[str, Any]:
+    """The example record (a hot lead) as session `sid`, with a contact email of its own (so one Lead each)."""
+    data = copy.deepcopy(example_record_data())
+    data["session_id"] = sid
+    data["contact"]["email"] = f"{sid}@example.com"
+    data.update(changes)
+    return data
+
+
+def gzip_line(document: Any) -> bytes:
+    return gzip.compress((json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8"), mtime=0)
+
+
+def session_key(sid: str, started_at: str = "2026-11-20T15:04:05Z") -> str:
+    moment = datetime.fromisoformat(started_at)
+    return f"sessions/year={moment:%Y}/month={moment:%m}/day={moment:%d}/{sid}.json.gz"
+
+
+@dataclass
+class Pipeline:
+    stack: LocalStack
+    runner: LambdaRunner
+    salesforce: SalesforceEmulator
+    amplitude: AmplitudeEmulator
+    log_dir: Path
+    bucket: str
+    emails: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- input ---------------------------------------------------------------------------------------------
+
+    def put_session(self, sid: str, **changes: Any) -> str:
+        data = record_data(sid, **changes)
+        key = session_key(sid, data["started_at"])
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip_line(data))
+        return key
+
+    def put_raw(self, key: str, body: bytes) -> str:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return key
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
+        self.runner.drain(timeout)
+
+    # -- read-backs ----------------------------------------------------------------------------------------
+
+    @property
+    def s3(self) -> Any:
+        return self.stack.client("s3")
+
+    @property
+    def sqs(self) -> Any:
+        return self.stack.client("sqs")
+
+    def leads(self, sid: str) -> list[dict[str, Any]]:
+        return [lead for lead in self.salesforce.records("Lead") if lead.get("Email") == f"{sid}@example.com"]
+
+    def leads_with_session(self, sid: str) -> list[dict[str, Any]]:
+        return [lead for lead in self.salesforce.records("Lead") if lead.get("Voice_Last_Session_Id__c") == sid]
+
+    def tasks(self, sid: str) -> list[dict[str, Any]]:
+        return [task for task in self.salesforce.records("Task") if task.get("Voice_Session_Id__c") == sid]
+
+    def amplitude_events(self, sid: str) -> list[dict[str, Any]]:
+        return [event for event in self.amplitude.events if str(event.get("insert_id", "")).startswith(f"{sid}:")]
+
+    def alerts(self, sid: str) -> list[dict[str, Any]]:
+        """SNS messages of the hot-lead topic for `sid`, read back through the email outbox (kept across calls)."""
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.stack.alerts_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            self.emails.extend(json.loads(message["Body"]) for message in messages)
+            self.sqs.delete_message_batch(
+                QueueUrl=self.stack.alerts_queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return [email for email in self.emails if f"Session: {sid}\n" in email.get("Message", "")]
+
+    def scored(self, sid: str) -> list[str]:
+        return [key for key in self.keys("scored/") if key.endswith(f"/{sid}.json.gz")]
+
+    def keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return keys
+
+    def quarantined(self) -> dict[str, str]:
+        """Quarantined key -> the reason in its sidecar."""
+        keys = self.keys("quarantine/")
+        found = {}
+        for key in keys:
+            if key.endswith(".reason.json"):
+                continue
+            assert f"{key}.reason.json" in keys, f"{key} has no reason sidecar"
+            sidecar = json.loads(self.s3.get_object(Bucket=self.bucket, Key=f"{key}.reason.json")["Body"].read())
+            found[key] = sidecar["reason"]
+        return found
+
+    def dlq_depths(self) -> dict[str, int]:
+        depths = {}
+        for logical, url in self.stack.dead_letter_queues().items():
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            depths[logical] = sum(int(value) for value in attributes.values())
+        return depths
+
+    def take_dead_letters(self, logical_id: str) -> list[dict[str, Any]]:
+        """Receive and delete every message of one DLQ (so the next scenario starts with empty DLQs)."""
+        url = self.stack.dead_letter_queues()[logical_id]
+        taken: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                return taken
+            taken.extend(messages)
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+    def metric_total(self, function_logical_id: str, name: str) -> float:
+        """Sum of one metric over the function's EMF lines (its log file stands in for its CloudWatch log group)."""
+        path = self.log_dir / f"{function_logical_id}.log"
+        total = 0.0
+        if not path.exists():
+            return total
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("{") or '"_aws"' not in line:
+                continue
+            document = json.loads(line)
+            value = document.get(name)
+            if value is None:
+                continue
+            total += sum(value) if isinstance(value, list) else float(value)
+        return total
+
+    def stats(self, function_logical_id: str) -> tuple[int, int]:
+        """(records delivered, records reported failed) so far for a function."""
+        stat = self.runner.stats[function_logical_id]
+        return stat.records, stat.failed_records
+
+    def assert_exactly_once(self, sid: str, *, hot: bool = True, events: int = EVENTS_PER_EXAMPLE_SESSION) -> None:
+        """The one-of-each contract for a synced session: scored once, one Lead, one Task, one event set, one
+        alert when hot."""
+        assert len(self.scored(sid)) == 1, f"{sid}: scored objects {self.scored(sid)}"
+        assert len(self.leads(sid)) == 1, f"{sid}: {len(self.leads(sid))} Leads"
+        assert len(self.tasks(sid)) == 1, f"{sid}: {len(self.tasks(sid))} Tasks"
+        assert len(self.amplitude_events(sid)) == events, f"{sid}: {len(self.amplitude_events(sid))} events"
+        assert len(self.alerts(sid)) == (1 if hot else 0), f"{sid}: {len(self.alerts(sid))} alerts"
+
+
+def _create_secrets(stack: LocalStack, salesforce: SalesforceEmulator, amplitude: AmplitudeEmulator) -> None:
+    """The secrets the template names as parameters, pointing at the emulators (names read from the stack)."""
+    stack.create_secrets(
+        {
+            stack.parameter("SalesforceSecretName"): {
+                "login_url": salesforce.base_url,
+                "client_id": salesforce.client_id,
+                "client_secret": salesforce.client_secret,
+                "username": salesforce.username,
+                "password": salesforce.password,
+                "security_token": salesforce.security_token,
+            },
+            stack.parameter("AmplitudeSecretName"): {
+                "api_key": sorted(amplitude.api_keys)[0],
+                "server_url": amplitude.url,
+            },
+        }
+    )
+
+
+@contextmanager
+def running_pipeline(stage: str, log_dir: Path) -> Iterator[Pipeline]:
+    """The whole backend on this machine, for one test module (its own stage, so names never meet)."""
+    parameters = {
+        "Stage": stage,
+        "AlertEmail": "oncall@example.com",
+        # Secrets are per process in moto's shared backends: one name per stage.
+        "SalesforceSecretName": f"voice-analytics/{stage}/salesforce",
+        "AmplitudeSecretName": f"voice-analytics/{stage}/amplitude",
+    }
+    with ExitStack() as scope:
+        scope.enter_context(environment({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}))
+        stack = scope.enter_context(LocalStack(parameters=parameters))
+        scope.enter_context(environment(stack.aws_environment()))
+        salesforce = scope.enter_context(SalesforceEmulator())
+        amplitude = scope.enter_context(AmplitudeEmulator())
+        _create_secrets(stack, salesforce, amplitude)
+        sqs = stack.client("sqs")
+        for source in stack.event_sources():
+            sqs.set_queue_attributes(
+                QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": str(TEST_VISIBILITY_TIMEOUT_S)}
+            )
+        runner = LambdaRunner(
+            stack,
+            extra_env={
+                "SALESFORCE_CA_BUNDLE": salesforce.ca_bundle,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "SALESFORCE_TIMEOUT_SECONDS": str(TEST_SALESFORCE_TIMEOUT_S),
+                "AMPLITUDE_FLUSH_TIMEOUT_SECONDS": str(TEST_AMPLITUDE_FLUSH_TIMEOUT_S),
+            },
+            log_dir=log_dir,
+        )
+        runner.sources = [
+            dataclasses.replace(source, batching_window_s=TEST_BATCHING_WINDOW_S) for source in runner.sources
+        ]
+        runner.start(warm_up=True)
+        scope.callback(runner.stop)
+        yield Pipeline(
+            stack=stack,
+            runner=runner,
+            salesforce=salesforce,
+            amplitude=amplitude,
+            log_dir=log_dir,
+            bucket=stack.output("SessionsBucketName"),
+        )

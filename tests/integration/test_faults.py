@@ -1,0 +1,485 @@
+"""Faults at every far end, and duplicate, out-of-order deliveries: nothing lost, nothing duplicated, by counts.
+
+One pipeline for the module (tests/integration/pipeline.py: the stack from template.yaml on moto, the Salesforce
+and Amplitude emulators, the real handlers polled by the local runner). Faults are injected only at the far side:
+the emulators' switches (fail_next, delay_next, expire_sessions), a closed or silent TCP port for S3, and, where
+moto cannot fail on demand (SNS throttling, an S3 5xx), a botocore `before-send` hook on the handler's own boto3
+client that answers instead of the server; the handlers themselves run unchanged.
+
+Every scenario ends with counts: scored objects, Salesforce Leads and Tasks, Amplitude events stored, SNS alerts
+read back, DLQ depths, quarantined objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client, spooled_keys
+from local.stack import environment
+from tests.integration.pipeline import Pipeline, record_data, running_pipeline, session_id
+
+pytestmark = pytest.mark.integration
+
+STAGE = "faults"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with running_pipeline(STAGE, tmp_path_factory.mktemp("fault-logs")) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def clean_far_ends(pipeline: Pipeline) -> Iterator[None]:
+    """Every scenario starts and must end with no pending fault, empty DLQs and nothing left in flight."""
+    pipeline.salesforce.reset_faults()
+    pipeline.amplitude.reset_faults()
+    pipeline.runner.delivery_plan = lambda _source, _records: 1
+    yield
+    pipeline.salesforce.reset_faults()
+    pipeline.amplitude.reset_faults()
+    pipeline.runner.delivery_plan = lambda _source, _records: 1
+    pipeline.drain()
+    assert pipeline.dlq_depths() == dict.fromkeys(pipeline.dlq_depths(), 0), "a scenario left messages in a DLQ"
+
+
+# ------------------------------------------------------------------------------------------------ far-side hooks
+
+
+def handler_client(pipeline: Pipeline, service: str) -> Any:
+    """The boto3 client the running handlers use (functions.common.aws caches one per service and container)."""
+    aws = importlib.import_module("functions.common.aws")
+    with environment(pipeline.stack.aws_environment()):
+        return getattr(aws, f"{service}_client")()
+
+
+@contextmanager
+def far_side_errors(
+    client: Any, operation: str, status: int, code: str, times: int, when: Callable[[Any], bool] = lambda _r: True
+) -> Iterator[list[int]]:
+    """The next `times` matching requests of `operation` are answered with `status`/`code` by a botocore
+    `before-send` hook instead of the server (the request never leaves the process); yields the hit counter."""
+    hits = [0]
+    service = client.meta.service_model.endpoint_prefix
+    protocol = client.meta.service_model.protocol
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        if hits[0] >= times or not when(request):
+            return None
+        hits[0] += 1
+        if protocol == "query":
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected</Message></Error>"
+                "<RequestId>fault</RequestId></ErrorResponse>"
+            ).encode()
+        else:
+            body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        raw = _RawBody(body)
+        return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, raw)
+
+    event = f"before-send.{service}.{operation}"
+    client.meta.events.register(event, answer, unique_id=f"fault-{operation}")
+    try:
+        yield hits
+    finally:
+        client.meta.events.unregister(event, unique_id=f"fault-{operation}")
+
+
+class _RawBody:
+    """The `raw` stream AWSResponse reads its content from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers: a slow, hung S3."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # nothing listens here any more: connections are refused
+
+
+# --------------------------------------------------------------------------------------------- S3 during export
+
+
+def export_through(endpoint: str, bucket: str, spool_dir: Path, raw: dict[str, Any], budget_s: float) -> Any:
+    client = make_s3_client(endpoint_url=endpoint, connect_timeout_s=0.3, read_timeout_s=0.3, max_attempts=1)
+    exporter = Exporter(S3Sink(bucket, client), spool_dir=spool_dir, budget_s=budget_s)
+    return asyncio.run(exporter.export(raw))
+
+
+def flush_to(pipeline: Pipeline, spool_dir: Path) -> Any:
+    client = make_s3_client(endpoint_url=pipeline.stack.endpoint_url)
+    return flush_spool(S3Sink(pipeline.bucket, client), spool_dir)
+
+
+def test_s3_unreachable_during_export_spools_and_the_flush_stores_exactly_one_object(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    sid = session_id("spool")
+    result = export_through(f"http://127.0.0.1:{closed_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
+
+    assert result.status == "spooled"
+    assert spooled_keys(tmp_path) == [result.key]
+    assert pipeline.keys(result.key) == []
+
+    report = flush_to(pipeline, tmp_path)
+    pipeline.drain()
+
+    assert report.uploaded == [result.key] and not report.failed
+    assert spooled_keys(tmp_path) == []
+    assert pipeline.keys(result.key) == [result.key]
+    pipeline.assert_exactly_once(sid)
+
+
+def test_s3_that_never_answers_spools_within_the_budget_and_a_second_flush_adds_nothing(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    sid = session_id("slow")
+    with silent_port() as port:
+        result = export_through(f"http://127.0.0.1:{port}", pipeline.bucket, tmp_path, record_data(sid), 1.0)
+    assert result.status == "spooled" and result.duration_ms < 2500
+
+    first = flush_to(pipeline, tmp_path)
+    # The agent's own retry (same record) after the flush: the conditional put keeps one object.
+    again = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path, record_data(sid), 5.0)
+    second = flush_to(pipeline, tmp_path)
+    pipeline.drain()
+
+    assert first.uploaded == [result.key]
+    assert again.status == "already_exported"
+    assert second.uploaded == [] and second.already_present == []
+    assert pipeline.keys(result.key) == [result.key]
+    pipeline.assert_exactly_once(sid)
+
+
+def test_spooled_record_uploaded_meanwhile_by_a_retry_is_flushed_as_already_present(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    sid = session_id("race")
+    result = export_through(f"http://127.0.0.1:{closed_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
+    retried = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path / "other", record_data(sid), 5.0)
+
+    report = flush_to(pipeline, tmp_path)
+    pipeline.drain()
+
+    assert (result.status, retried.status) == ("spooled", "uploaded")
+    assert report.already_present == [result.key] and report.uploaded == []
+    assert spooled_keys(tmp_path) == []
+    pipeline.assert_exactly_once(sid)
+
+
+# ------------------------------------------------------------------------------------------------- Salesforce
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "times"),
+    [
+        pytest.param(500, "UNKNOWN_EXCEPTION", 1, id="500-unknown-exception"),
+        pytest.param(503, "SERVER_UNAVAILABLE", 2, id="503-twice"),
+        pytest.param(403, "REQUEST_LIMIT_EXCEEDED", 1, id="request-limit-exceeded"),
+    ],
+)
+def test_transient_salesforce_errors_are_retried_by_sqs_into_one_lead_and_one_task(
+    pipeline: Pipeline, status: int, code: str, times: int
+) -> None:
+    sid = session_id("sf")
+    records_before, failed_before = pipeline.stats("SalesforceSyncFunction")
+    pipeline.salesforce.fail_next(times, status, code)
+
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    records, failed = pipeline.stats("SalesforceSyncFunction")
+    assert failed - failed_before == times  # each fault failed one delivery of this one message
+    assert records - records_before == times + 1
+    pipeline.assert_exactly_once(sid)
+
+
+def test_salesforce_answering_after_the_client_timeout_gives_one_lead_and_one_task(pipeline: Pipeline) -> None:
+    """The emulator stores the Lead, then answers too late: the retry must update it, not add a second one."""
+    sid = session_id("sf-slow")
+    _, failed_before = pipeline.stats("SalesforceSyncFunction")
+    pipeline.salesforce.delay_next(1, 3.5)
+
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    _, failed = pipeline.stats("SalesforceSyncFunction")
+    assert failed - failed_before == 1
+    pipeline.assert_exactly_once(sid)
+
+
+def test_expired_salesforce_session_logs_in_again_exactly_once(pipeline: Pipeline) -> None:
+    warm = session_id("sf-warm")
+    pipeline.put_session(warm)
+    pipeline.drain()
+    logins_before = sum(1 for _, path, _ in pipeline.salesforce.request_log if path == "/services/oauth2/token")
+    _, failed_before = pipeline.stats("SalesforceSyncFunction")
+    pipeline.salesforce.expire_sessions()
+
+    sid = session_id("sf-expired")
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    log = pipeline.salesforce.request_log
+    logins = sum(1 for _, path, _ in log if path == "/services/oauth2/token")
+    assert logins - logins_before == 1
+    assert sum(1 for _, _, status in log if status == 401) >= 1
+    assert pipeline.stats("SalesforceSyncFunction")[1] == failed_before  # no retry was needed
+    pipeline.assert_exactly_once(warm)
+    pipeline.assert_exactly_once(sid)
+
+
+def test_salesforce_validation_error_goes_to_the_dlq_once_with_its_reason_and_other_consumers_go_on(
+    pipeline: Pipeline,
+) -> None:
+    sid = session_id("sf-invalid")
+    records_before, failed_before = pipeline.stats("SalesforceSyncFunction")
+    calls_before = len(pipeline.salesforce.request_log)
+    pipeline.salesforce.fail_next(1, 400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Company: must not be a test company")
+
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    [dead] = pipeline.take_dead_letters("SalesforceSyncDeadLetterQueue")
+    attributes = dead["MessageAttributes"]
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in attributes["FailureReason"]["StringValue"]
+    assert attributes["SessionId"]["StringValue"] == sid
+    assert attributes["FailedBy"]["StringValue"] == "salesforce_sync"
+    assert json.loads(dead["Body"])["detail"]["session_id"] == sid
+    # No retry storm: delivered once, not reported failed, one Salesforce call (the rejected Lead upsert).
+    records, failed = pipeline.stats("SalesforceSyncFunction")
+    assert (records - records_before, failed - failed_before) == (1, 0)
+    data_calls = [
+        call for call in pipeline.salesforce.request_log[calls_before:] if call[1].startswith("/services/data")
+    ]
+    assert [status for _, _, status in data_calls] == [400]
+    assert pipeline.leads(sid) == [] and pipeline.tasks(sid) == []
+    # The other consumers are not held back by Salesforce.
+    assert len(pipeline.amplitude_events(sid)) == 4
+    assert len(pipeline.alerts(sid)) == 1
+
+
+# -------------------------------------------------------------------------------------------------- Amplitude
+
+
+@pytest.mark.parametrize(
+    ("status", "times"),
+    [pytest.param(429, 1, id="429-throttled"), pytest.param(500, 1, id="500"), pytest.param(503, 2, id="503-twice")],
+)
+def test_amplitude_errors_end_in_exactly_one_set_of_events(pipeline: Pipeline, status: int, times: int) -> None:
+    sid = session_id("amp")
+    pipeline.amplitude.fail_next(times, status)
+
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    pipeline.assert_exactly_once(sid)
+
+
+def test_amplitude_answering_after_the_flush_timeout_stores_one_set_of_events(pipeline: Pipeline) -> None:
+    sid = session_id("amp-slow")
+    _, failed_before = pipeline.stats("AmplitudeEventsFunction")
+    pipeline.amplitude.delay_next(1, 4.5)
+
+    pipeline.put_session(sid)
+    pipeline.drain()
+
+    _, failed = pipeline.stats("AmplitudeEventsFunction")
+    assert failed - failed_before == 1  # the late answer failed the item; the redelivery re-sent the same insert_ids
+    pipeline.assert_exactly_once(sid)
+
+
+# ------------------------------------------------------------------------------------------------------- SNS
+
+
+def test_sns_throttling_within_the_sdk_retries_sends_one_alert(pipeline: Pipeline) -> None:
+    sid = session_id("sns")
+    _, failed_before = pipeline.stats("HotLeadAlertFunction")
+    with far_side_errors(handler_client(pipeline, "sns"), "Publish", 400, "Throttling", times=1) as hits:
+        pipeline.put_session(sid)
+        pipeline.drain()
+
+    assert hits == [1]
+    assert pipeline.stats("HotLeadAlertFunction")[1] == failed_before  # botocore's retry absorbed it
+    pipeline.assert_exactly_once(sid)
+
+
+def test_sns_throttling_beyond_the_sdk_retries_fails_the_item_and_the_redelivery_sends_one_alert(
+    pipeline: Pipeline,
+) -> None:
+    sid = session_id("sns-long")
+    _, failed_before = pipeline.stats("HotLeadAlertFunction")
+    # The handlers' clients retry 3 times (functions/common/aws.py: 4 attempts): 4 throttles fail one delivery.
+    with far_side_errors(handler_client(pipeline, "sns"), "Publish", 400, "Throttling", times=4) as hits:
+        pipeline.put_session(sid)
+        pipeline.drain()
+
+    assert hits == [4]
+    assert pipeline.stats("HotLeadAlertFunction")[1] - failed_before == 1
+    pipeline.assert_exactly_once(sid)
+
+
+# ------------------------------------------------------------------------------------------ partial batch failure
+
+
+def test_a_crash_on_one_record_of_a_batch_sends_back_only_that_record(pipeline: Pipeline) -> None:
+    """S3 answers 500 to score_lead's scored/ write for one session of three put together."""
+    sids = [session_id("batch") for _ in range(3)]
+    victim = sids[1]
+    records_before, failed_before = pipeline.stats("ScoreLeadFunction")
+
+    def for_victim(request: Any) -> bool:
+        return "/scored/" in request.url and victim in request.url
+
+    with far_side_errors(handler_client(pipeline, "s3"), "PutObject", 500, "InternalError", 4, for_victim) as hits:
+        pipeline.runner.delivery_plan = lambda _source, _records: 1
+        for sid in sids:
+            pipeline.put_session(sid)
+        pipeline.drain()
+
+    records, failed = pipeline.stats("ScoreLeadFunction")
+    assert hits == [4]  # every attempt of botocore's standard retries
+    assert failed - failed_before == 1  # only the victim was reported failed...
+    assert records - records_before == 4  # ...and only it came back: 3 records + 1 redelivery
+    for sid in sids:
+        pipeline.assert_exactly_once(sid)
+
+
+# --------------------------------------------------------------------------------------- duplicates and ordering
+
+
+def test_every_message_delivered_three_times_gives_one_lead_task_event_set_and_alert_each(pipeline: Pipeline) -> None:
+    sids = [session_id("dup") for _ in range(4)]
+    cold = session_id("dup-cold")
+    pipeline.runner.delivery_plan = lambda _source, _records: 3
+
+    for sid in sids:
+        pipeline.put_session(sid)
+    pipeline.put_session(cold, signals={"team_size": 2}, tool_calls=[])
+    pipeline.drain()
+
+    for sid in sids:
+        pipeline.assert_exactly_once(sid)
+    pipeline.assert_exactly_once(cold, hot=False, events=2)
+
+
+def test_lead_scored_events_redelivered_out_of_order_change_nothing(pipeline: Pipeline) -> None:
+    """Capture the real "Lead Scored" bodies, then deliver them again, shuffled and three times each, to every
+    consumer queue (what a replay plus SQS redeliveries in any order look like)."""
+    stack = pipeline.stack
+    sqs, events = pipeline.sqs, stack.client("events")
+    bus = stack.output("LeadsBusName")
+    tap = sqs.create_queue(QueueName=f"va-{STAGE}-lead-scored-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="lead-scored-tap", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Lead Scored"]}))
+    events.put_targets(Rule="lead-scored-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+    try:
+        sids = [session_id("order") for _ in range(3)]
+        # Two calls from one person: one Lead, two Tasks whichever order they come in.
+        same_person = [session_id("order-p") for _ in range(2)]
+        for sid in sids:
+            pipeline.put_session(sid)
+        for sid in same_person:
+            pipeline.put_session(sid, contact={**record_data(sid)["contact"], "email": "repeat@example.com"})
+        pipeline.drain()
+        bodies = []
+        while messages := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        ):
+            bodies.extend(message["Body"] for message in messages)
+            sqs.delete_message_batch(
+                QueueUrl=tap,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        assert len(bodies) == len(sids) + len(same_person)
+        redeliveries = bodies * 3
+        random.Random(7).shuffle(redeliveries)
+        for logical in ("SalesforceSyncQueue", "AmplitudeEventsQueue", "HotLeadAlertQueue"):
+            url = stack.queue_url(logical)
+            for start in range(0, len(redeliveries), 10):
+                sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": body} for i, body in enumerate(redeliveries[start : start + 10])
+                    ],
+                )
+        pipeline.drain()
+    finally:
+        events.remove_targets(Rule="lead-scored-tap", EventBusName=bus, Ids=["tap"])
+        events.delete_rule(Name="lead-scored-tap", EventBusName=bus)
+        sqs.delete_queue(QueueUrl=tap)
+
+    for sid in sids:
+        pipeline.assert_exactly_once(sid)
+    repeat = [lead for lead in pipeline.salesforce.records("Lead") if lead.get("Email") == "repeat@example.com"]
+    assert len(repeat) == 1
+    for sid in same_person:
+        assert [task["WhoId"] for task in pipeline.tasks(sid)] == [repeat[0]["Id"]]
+        assert len(pipeline.amplitude_events(sid)) == 4 and len(pipeline.alerts(sid)) == 1
+
+
+def test_object_created_again_for_a_scored_session_is_not_scored_twice(pipeline: Pipeline) -> None:
+    sid = session_id("again")
+    key = pipeline.put_session(sid)
+    pipeline.drain()
+    lead_scored_before = pipeline.metric_total("ScoreLeadFunction", "LeadsScored")
+
+    # A copy onto itself raises a second "Object Created" for the same key (what `replay --mode objects` does).
+    pipeline.s3.copy_object(
+        Bucket=pipeline.bucket,
+        Key=key,
+        CopySource={"Bucket": pipeline.bucket, "Key": key},
+        MetadataDirective="REPLACE",
+        Metadata={"replayed": "1"},
+    )
+    pipeline.drain()
+
+    assert pipeline.metric_total("ScoreLeadFunction", "LeadsScored") == lead_scored_before
+    pipeline.assert_exactly_once(sid)
