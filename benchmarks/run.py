@@ -2,7 +2,8 @@
 
     uv run python -m benchmarks.run [--quick]
 
-`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 + 10,000 and 60 s.
+`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 + 10,000 and 60 s;
+`--bursts 1000` chooses the burst sizes.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "platform": platform.platform()}
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     from benchmarks import collector_bench, export_bench, handlers_bench, pipeline_bench, signals_bench
     from voice_analytics.cost import assumptions_from_template, monthly_cost
 
@@ -58,7 +59,8 @@ def run(quick: bool) -> dict[str, Any]:
     console.print("handlers (cold import in a Lambda-like venv) …")
     handlers = handlers_bench.run()
     console.print("pipeline on the local stack …")
-    pipeline = pipeline_bench.run((200,) if quick else (1000, 10000), 5.0, 20.0 if quick else 60.0)
+    sizes = bursts or ((200,) if quick else (1000, 10000))
+    pipeline = pipeline_bench.run(sizes, 5.0, 20.0 if quick else 60.0)
     for name, figures in pipeline["bursts"][str(pipeline["sessions"][0])]["handlers"].items():
         handlers.setdefault(name, {}).update(figures)
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +120,9 @@ def print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--bursts", type=int, nargs="+")
     args = parser.parse_args()
-    results = run(args.quick)
+    results = run(args.quick, tuple(args.bursts) if args.bursts else None)
     results["targets"] = verdicts(results)
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print_table(results)
