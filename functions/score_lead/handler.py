@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import events_client, s3_client
 from functions.common.events import S3Location
 from functions.common.failures import PermanentFailure, dead_letter
-from functions.common.logs import function_logger, masked_failures
+from functions.common.lambda_kit import lambda_kit
 from functions.common.record import SessionRecord
 from functions.common.settings import score_lead_settings
 from functions.score_lead.logic import load_session, score_and_publish
@@ -31,21 +22,17 @@ from functions.score_lead.storage import ObjectMissingError, quarantine_object
 CONSUMER = "score_lead"
 
 settings = score_lead_settings()
-logger = function_logger(settings.log_level)
-tracer = Tracer()
-metrics = Metrics()
-metrics.set_default_dimensions(stage=settings.stage)
-processor = BatchProcessor(event_type=EventType.SQS)
-idempotency_config = IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-
-
-@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
-    data_keyword_argument="session_id",
-    persistence_store=persistence,
-    config=idempotency_config,
-    key_prefix=CONSUMER,
+kit = lambda_kit(
+    CONSUMER,
+    log_level=settings.log_level,
+    stage=settings.stage,
+    idempotency_table=settings.idempotency_table,
+    idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
 )
+logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
+
+
+@kit.once_per_session
 def score_once(*, session_id: str, record: SessionRecord, source: S3Location) -> dict[str, Any]:
     """Score and publish a session once, keyed on the session id (never on the delivery's message id)."""
     detail = score_and_publish(record, source, settings, s3_client(), events_client())
@@ -94,10 +81,4 @@ def record_handler(record: SQSRecord) -> None:
         logger.remove_keys(["session_id"])
 
 
-@masked_failures  # outermost: what escapes is reported by the runtime, outside any logger
-@logger.inject_lambda_context(log_event=False)  # the event holds personal data: never log it whole
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    idempotency_config.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+lambda_handler = kit.sqs_handler(record_handler)

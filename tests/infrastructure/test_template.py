@@ -540,8 +540,9 @@ def test_idempotency_key_prefixes_are_the_handlers_consumers(template: dict[str,
     for name, body in functions(template).items():
         consumer = _handler_consumer(body)
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
-        assert "key_prefix=CONSUMER" in source, name
+        assert "lambda_kit(\n    CONSUMER," in source and "@kit.once_per_session" in source, name
         consumers.add(consumer)
+    assert "key_prefix=self.consumer" in (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
     assert consumers == {"score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert"}
 
 
@@ -596,9 +597,12 @@ def test_log_event_switch_is_never_turned_on(template: dict[str, Any]) -> None:
     for name, body in functions(template).items():
         assert "POWERTOOLS_LOGGER_LOG_EVENT" not in function_environment(template, body), name
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
-        decorators = [line.split("  #")[0] for line in source.splitlines() if line.startswith("@")]
-        assert decorators[-4:-2] == ["@masked_failures", "@logger.inject_lambda_context(log_event=False)"], name
-        assert "logger = function_logger(" in source, name  # the masking logger (functions/common/logs.py)
+        assert "lambda_handler = kit.sqs_handler(record_handler)" in source, name
+    kit = (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
+    decorators = [line.strip().split("  #")[0] for line in kit.splitlines() if line.strip().startswith("@")]
+    handler_stack = decorators[decorators.index("@masked_failures") :][:2]
+    assert handler_stack == ["@masked_failures", "@self.logger.inject_lambda_context(log_event=False)"]
+    assert "logger=function_logger(" in kit  # the masking logger (functions/common/logs.py)
 
 
 # ---------------------------------------------------------------------------------------------------- events

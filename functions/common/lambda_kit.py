@@ -1,0 +1,76 @@
+"""What every SQS-triggered handler wears, built once per container: Powertools logger, tracer and metrics,
+the batch processor, and idempotency keyed on the session id under the consumer's own key prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.logs import function_logger, masked_failures
+
+F = TypeVar("F", bound=Callable[..., Any])
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
+
+@dataclass(frozen=True)
+class LambdaKit:
+    consumer: str
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+    processor: BatchProcessor
+    idempotency_config: IdempotencyConfig
+    persistence: DynamoDBPersistenceLayer
+
+    def once_per_session(self, function: F) -> F:
+        """Run `function(*, session_id=..., ...)` once per session id for this consumer (never per delivery)."""
+        decorated: F = idempotent_function(
+            data_keyword_argument="session_id",
+            persistence_store=self.persistence,
+            config=self.idempotency_config,
+            key_prefix=self.consumer,
+        )(function)
+        return decorated
+
+    def sqs_handler(self, record_handler: Callable[[SQSRecord], None]) -> LambdaHandler:
+        """The Lambda entry point: partial batch failures, one `record_handler` call per SQS record."""
+
+        @masked_failures  # outermost: what escapes is reported by the runtime, outside any logger
+        @self.logger.inject_lambda_context(log_event=False)  # the event holds personal data: never log it whole
+        @self.tracer.capture_lambda_handler
+        @self.metrics.log_metrics
+        def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+            self.idempotency_config.register_lambda_context(context)
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=self.processor, context=context
+            )
+
+        return lambda_handler
+
+
+def lambda_kit(
+    consumer: str, *, log_level: str, stage: str, idempotency_table: str, idempotency_expiry_seconds: int
+) -> LambdaKit:
+    metrics = Metrics()
+    metrics.set_default_dimensions(stage=stage)
+    return LambdaKit(
+        consumer=consumer,
+        logger=function_logger(log_level),
+        tracer=Tracer(),
+        metrics=metrics,
+        processor=BatchProcessor(event_type=EventType.SQS),
+        idempotency_config=IdempotencyConfig(expires_after_seconds=idempotency_expiry_seconds),
+        persistence=DynamoDBPersistenceLayer(table_name=idempotency_table),
+    )
