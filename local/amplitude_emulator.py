@@ -281,6 +281,10 @@ class AmplitudeEmulator:
         """The HTTP V2 endpoint, for `Config(server_url=...)`."""
         return f"{self.base_url}{HTTP_API_PATH}"
 
+    def secret(self) -> dict[str, str]:
+        """The Amplitude secret (the shape amplitude_events reads from Secrets Manager) pointing at this emulator."""
+        return {"api_key": sorted(self.api_keys)[0], "server_url": self.url}
+
     # -- inspection and fault switches -------------------------------------------------------------------------
 
     @property

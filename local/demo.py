@@ -316,17 +316,7 @@ class Demo:
     def _create_secrets(stack: LocalStack, salesforce: Any, amplitude: Any) -> None:
         """The template names the secrets (parameters) but does not create them; locally they point at the
         emulators. Their names are read from the functions' environments, as the handlers read them."""
-        values = {
-            "SALESFORCE_SECRET_NAME": {
-                "login_url": salesforce.base_url,
-                "client_id": salesforce.client_id,
-                "client_secret": salesforce.client_secret,
-                "username": salesforce.username,
-                "password": salesforce.password,
-                "security_token": salesforce.security_token,
-            },
-            "AMPLITUDE_SECRET_NAME": {"api_key": sorted(amplitude.api_keys)[0], "server_url": amplitude.url},
-        }
+        values = {"SALESFORCE_SECRET_NAME": salesforce.secret(), "AMPLITUDE_SECRET_NAME": amplitude.secret()}
         secrets: dict[str, dict[str, Any]] = {}
         for spec in stack.functions().values():
             for variable, value in values.items():

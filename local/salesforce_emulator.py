@@ -1179,6 +1179,17 @@ class SalesforceEmulator:
         """
         return f"127.0.0.1:{self.port}/services/Soap/u/{self.api_version}?"
 
+    def secret(self) -> dict[str, str]:
+        """The Salesforce secret (the shape salesforce_sync reads from Secrets Manager) pointing at this emulator."""
+        return {
+            "login_url": self.base_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "username": self.username,
+            "password": self.password,
+            "security_token": self.security_token,
+        }
+
     # -- inspection and fault switches -------------------------------------------------------------------------
 
     def records(self, sobject: str) -> list[dict[str, Any]]:

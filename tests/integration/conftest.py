@@ -145,20 +145,11 @@ def local_stack() -> Iterator[LocalStack]:
         secrets = boto3.client("secretsmanager")
         secrets.create_secret(
             Name=SALESFORCE_SECRET,
-            SecretString=json.dumps(
-                {
-                    "login_url": salesforce.base_url,
-                    "client_id": salesforce.client_id,
-                    "client_secret": salesforce.client_secret,
-                    "username": salesforce.username,
-                    "password": salesforce.password,
-                    "security_token": salesforce.security_token,
-                }
-            ),
+            SecretString=json.dumps(salesforce.secret()),
         )
         secrets.create_secret(
             Name=AMPLITUDE_SECRET,
-            SecretString=json.dumps({"api_key": "demo-amplitude-key", "server_url": amplitude.url}),
+            SecretString=json.dumps(amplitude.secret()),
         )
         try:
             yield LocalStack(

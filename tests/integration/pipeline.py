@@ -208,18 +208,8 @@ def _create_secrets(stack: LocalStack, salesforce: SalesforceEmulator, amplitude
     """The secrets the template names as parameters, pointing at the emulators (names read from the stack)."""
     stack.create_secrets(
         {
-            stack.parameter("SalesforceSecretName"): {
-                "login_url": salesforce.base_url,
-                "client_id": salesforce.client_id,
-                "client_secret": salesforce.client_secret,
-                "username": salesforce.username,
-                "password": salesforce.password,
-                "security_token": salesforce.security_token,
-            },
-            stack.parameter("AmplitudeSecretName"): {
-                "api_key": sorted(amplitude.api_keys)[0],
-                "server_url": amplitude.url,
-            },
+            stack.parameter("SalesforceSecretName"): salesforce.secret(),
+            stack.parameter("AmplitudeSecretName"): amplitude.secret(),
         }
     )
 
