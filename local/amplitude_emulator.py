@@ -17,20 +17,20 @@ Emulator-only conveniences, not part of the Amplitude API: `events`, `received_c
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self, cast
 from urllib.parse import urlsplit
+
+from local.loopback_http import LoopbackHTTPServer
 
 __all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
 
@@ -94,40 +94,10 @@ def _event_key(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, emulator: AmplitudeEmulator) -> None:
         self.emulator = emulator
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", emulator.requested_port), _Handler)
-
-    def finish_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
-        if not isinstance(request, socket.socket):
-            raise TypeError("a TCP server only gets stream sockets")
-        request.settimeout(_SOCKET_TIMEOUT_SECONDS)
-        # Headers and body are separate writes; with Nagle on, the body waits for the client's delayed ACK (40 ms).
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._open_lock:
-            self._open.add(request)
-        try:
-            _Handler(request, client_address, self)
-        finally:
-            with self._open_lock:
-                self._open.discard(request)
-
-    def close_open_connections(self) -> None:
-        """Drop kept-alive connections so a stopped emulator stops answering, not just stops accepting."""
-        with self._open_lock:
-            connections = list(self._open)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out and hang up (the point of delay_next) make writes fail; that is not an error here.
-        _log.debug("Amplitude emulator: error serving %s", client_address, exc_info=True)
+        super().__init__(emulator.requested_port, _Handler, _SOCKET_TIMEOUT_SECONDS, "Amplitude emulator")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -19,7 +19,6 @@ Emulator-only conveniences, not part of the Salesforce API: `records()`, `reques
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import dataclasses
 import functools
@@ -44,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self, cast
@@ -54,6 +53,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from local.loopback_http import LoopbackHTTPServer
 
 __all__ = ["LEAD", "TASK", "FieldSpec", "SObjectSpec", "SalesforceEmulator"]
 
@@ -916,54 +917,25 @@ def _matches(condition: _Condition, stored: Any) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class _TLSServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that does the TLS handshake in each connection's own thread.
+class _TLSServer(LoopbackHTTPServer):
+    """Does the TLS handshake in each connection's own thread.
 
     Wrapping the listening socket instead would run every handshake in the accept loop, so one stalled client
     would block all others.
     """
 
-    daemon_threads = True
-
     def __init__(self, emulator: SalesforceEmulator, ssl_context: ssl.SSLContext) -> None:
         self.emulator = emulator
         self.ssl_context = ssl_context
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", emulator.requested_port), _Handler)
+        super().__init__(emulator.requested_port, _Handler, _SOCKET_TIMEOUT_SECONDS, "Salesforce emulator")
 
-    def finish_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
-        if not isinstance(request, socket.socket):
-            raise TypeError("a TCP server only gets stream sockets")
-        request.settimeout(_SOCKET_TIMEOUT_SECONDS)
-        # Headers and body are separate writes; with Nagle on, the body waits for the client's delayed ACK (40 ms).
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def wrap(self, request: socket.socket, client_address: Any) -> socket.socket | None:
         try:
-            connection = self.ssl_context.wrap_socket(request, server_side=True)
+            return self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
             # Usually a client that was not given `ca_bundle` and rightly refuses the self-signed certificate.
             _log.debug("TLS handshake with %s failed: %s", client_address, exc)
-            return
-        with self._open_lock:
-            self._open.add(connection)
-        try:
-            _Handler(connection, client_address, self)
-        finally:
-            with self._open_lock:
-                self._open.discard(connection)
-            connection.close()
-
-    def close_open_connections(self) -> None:
-        """Drop kept-alive connections so a stopped emulator stops answering, not just stops accepting."""
-        with self._open_lock:
-            connections = list(self._open)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out and hang up (the point of delay_next) make writes fail; that is not an error here.
-        _log.debug("Salesforce emulator: error serving %s", client_address, exc_info=True)
+            return None
 
 
 class _Handler(BaseHTTPRequestHandler):
