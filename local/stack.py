@@ -368,6 +368,8 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         # Loopback only: moto's default binds every interface.
+        # werkzeug logs every request at INFO to stderr (thousands of lines a burst); warnings and errors stay.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port or free_port(), verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -470,6 +472,8 @@ class LocalStack:
         #    template moto formats deliveries with. Guarded, so a moto that fixed it is left alone.
         _patch_moto_event_account()
         _patch_moto_jsonpath_speed()
+        _patch_moto_sqs_receive_speed()
+        _patch_moto_request_overhead()
         # 1. The bucket's EventBridge switch (NotificationConfiguration.EventBridgeConfiguration) is not applied
         #    by moto's CloudFormation; without it no "Object Created" event reaches the default bus.
         for logical, props in self._resources_of_type("AWS::S3::Bucket"):
@@ -741,6 +745,60 @@ def _patch_moto_jsonpath_speed() -> None:
     parse = getattr(jsonpath_ng.ext, "parse")  # noqa: B009  # not re-exported in the stubs
     if not hasattr(parse, "cache_info"):
         setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(parse))  # noqa: B010
+
+
+def _patch_moto_sqs_receive_speed() -> None:
+    """moto's ReceiveMessage is quadratic in the queue's depth: for every message it returns it checks the retention
+    period through `get_queue_attributes`, which computes ALL the queue's attributes, three approximate counts among
+    them, each a pass over every message with two datetime conversions per message. With a few thousand messages
+    queued a receive took seconds and the writers' puts timed out (the 10,000-session burst died at ~7,900).
+    Read the retention period from the queue itself, and give `unix_time_millis` (called per message for
+    visibility and delay) the same value from `time.time()` without the naive-datetime round trip. Same results,
+    same clock; guarded, so a moto that changed these is left alone."""
+    try:
+        from moto.core.utils import unix_time
+        from moto.sqs import models as sqs_models
+    except ImportError:
+        return
+    backend = sqs_models.SQSBackend
+    if getattr(backend.is_message_valid_based_on_retention_period, "_local_fast", False):
+        return
+    if not hasattr(sqs_models, "unix_time_millis"):
+        return
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
+
+    setattr(is_message_valid_based_on_retention_period, "_local_fast", True)  # noqa: B010
+    setattr(backend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)  # noqa: B010
+    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
+
+
+def _patch_moto_request_overhead() -> None:
+    """Two per-request costs of moto's server that never change while it runs: the host check lists moto's package
+    folder (a listdir and ~150 isdir calls per request), and every action call lists the response class's methods
+    with `inspect.getmembers`. Both are memoised (the folder and the classes are fixed once imported)."""
+    try:
+        from moto import backends
+        from moto.core import responses, utils
+    except ImportError:
+        return
+    if getattr(backends.list_of_moto_modules, "_local_fast", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    setattr(list_of_moto_modules, "_local_fast", True)  # noqa: B010
+    setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
+    if getattr(responses, "method_names_from_class", None) is utils.method_names_from_class:
+        cached = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
+        setattr(responses, "method_names_from_class", cached)  # noqa: B010
 
 
 def _patch_moto_event_account() -> None:
