@@ -65,7 +65,10 @@ def _local_pipeline() -> Iterator[tuple[Any, Any, Any, Any]]:
         amplitude = stack_of.enter_context(AmplitudeEmulator())
         Demo._create_secrets(stack, salesforce, amplitude)
         runner = LambdaRunner(
-            stack, extra_env=Demo._local_function_env(salesforce), log_dir=ROOT / "build" / "bench" / "logs"
+            stack,
+            extra_env=Demo._local_function_env(salesforce),
+            log_dir=ROOT / "build" / "bench" / "logs",
+            isolation="process",
         )
         runner.start(warm_up=True)
         stack_of.callback(runner.stop)

@@ -221,6 +221,8 @@ class Demo:
                 log_dir=self.out_dir / "logs",
                 on_invocation=on_invocation,
                 deliveries=self.duplicate_deliveries,
+                # Each function in its own process, as in Lambda: its own environment, interpreter and timeout.
+                isolation="process",
             )
             # Init phases run before the first call (cold starts are reported apart, not inside the latencies).
             runner.start(warm_up=True)

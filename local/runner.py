@@ -1,4 +1,4 @@
-"""The local Lambda runner: what the SQS event source mappings do in AWS, done in this process.
+"""The local Lambda runner: what the SQS event source mappings do in AWS, done on this machine.
 
 For every SQS event source of the stack (read from the translated template by `LocalStack.event_sources()`:
 queue, batch size, batching window, ReportBatchItemFailures), one poller thread receives from the queue (10 at a
@@ -7,20 +7,24 @@ function's real handler, imported from its `Handler` string, with a Lambda conte
 as failed (or every record, when it raises) are not deleted: they come back after the queue's visibility timeout
 and, after maxReceiveCount receives, moto's redrive moves them to the DLQ, as in AWS.
 
-How each function gets its own environment (the simplest approach that is correct):
-- Invocations are serialised by ONE process-wide lock, and each runs with its function's Environment.Variables
-  (plus the local additions) applied to `os.environ`, removed again afterwards. The handlers read their settings
-  from the environment when they are imported (functions/common/settings.py, Powertools' service name) and the
-  import happens inside the first invocation, so each handler module is initialised with its own environment,
-  like a Lambda cold start. Serialising costs little here: the work is a few loopback calls per record, the GIL
-  serialises Python anyway, and it rules out env races and boto3's non-thread-safe client creation.
-- The handler modules (`functions.*`) loaded by a runner are private to it: the runner sets aside any
-  `functions.*` modules already imported (e.g. by tests with another environment) and puts them back on stop.
-  Powertools' cached parameter providers (bound to an endpoint) are reset likewise.
+How each function gets its own environment: two isolations.
+- `isolation="process"` (the demo and the benchmarks): each function runs in a process of its own
+  (local/lambda_worker.py), as in Lambda: its own interpreter, so the functions and moto's server use every core
+  instead of sharing one GIL; its own `os.environ` (its Environment.Variables plus the local additions); its own
+  stdout (the log file); and an invocation that overruns the function's timeout is stopped by killing the process
+  (the batch fails, and the next invocation is a cold start). The pollers stay threads of this process.
+- `isolation="thread"` (the default; the integration tests, which reach into the handlers' boto3 clients to
+  inject faults): invocations are serialised by ONE process-wide lock, and each runs with its function's
+  Environment.Variables (plus the local additions) applied to `os.environ`, removed again afterwards. The handlers
+  read their settings from the environment when they are imported (functions/common/settings.py, Powertools'
+  service name) and the import happens inside the first invocation, so each handler module is initialised with its
+  own environment, like a Lambda cold start. The handler modules (`functions.*`) loaded by a runner are private to
+  it: the runner sets aside any `functions.*` modules already imported (e.g. by tests with another environment)
+  and puts them back on stop. Powertools' cached parameter providers (bound to an endpoint) are reset likewise.
 
-Lambda's timeout is not enforced (a thread cannot be killed); an invocation that overruns it is logged.
-Each function's stdout (Powertools logs and EMF metrics) goes to `<log_dir>/<LogicalId>.log` when a log folder is
-given, the stand-in for its CloudWatch log group; other threads keep the real stdout.
+With threads, Lambda's timeout is not enforced (a thread cannot be killed); an invocation that overruns it is
+logged. Each function's stdout (Powertools logs and EMF metrics) goes to `<log_dir>/<LogicalId>.log` when a log
+folder is given, the stand-in for its CloudWatch log group; other threads keep the real stdout.
 
 Duplicate deliveries: `deliveries` (or a per-call `delivery_plan`) invokes each received batch that many times
 before deleting, which is how at-least-once delivery can be exercised without touching the handlers.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 import os
 import sys
 import threading
@@ -39,10 +44,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
+from local.lambda_worker import LambdaContext
 from local.stack import REGION, EventSource, FunctionSpec, LocalStack
 
 logger = logging.getLogger("local.runner")
@@ -60,23 +67,6 @@ DeliveryPlan = Callable[[EventSource, list[dict[str, Any]]], int]
 
 class DrainTimeoutError(RuntimeError):
     """Some queue still has messages (or an invocation is running) after the drain timeout."""
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and method of the Lambda context object that handlers and Powertools use."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline_monotonic: float
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -155,6 +145,87 @@ def sqs_event_record(message: Mapping[str, Any], source: EventSource) -> dict[st
     }
 
 
+class InvocationTimeoutError(RuntimeError):
+    """The function ran past its timeout; its process was stopped (the next invocation is a cold start)."""
+
+
+class _FunctionProcess:
+    """One function's execution environment in its own process (see local/lambda_worker.py)."""
+
+    READY_TIMEOUT_S = 120.0
+    # What the runner waits beyond the function's timeout before it stops the process (pipe and pickling time).
+    GRACE_S = 5.0
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], managed: set[str], log_path: Path | None):
+        self.spec = spec
+        self.environment = environment
+        self.managed = managed
+        self.log_path = log_path
+        self.lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Connection | None = None
+
+    def start(self) -> float:
+        """Spawn the process and wait for its init phase; returns the init time in ms."""
+        from local import lambda_worker
+
+        parent, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=lambda_worker.serve,
+            args=(child, self.spec.handler, self.environment, self.managed, str(self.log_path or "") or None),
+            name=f"lambda-{self.spec.logical_id}",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(self.READY_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"{self.spec.logical_id}: no init within {self.READY_TIMEOUT_S:.0f} s")
+        try:
+            reply = parent.recv()
+        except EOFError:
+            self.stop()
+            raise RuntimeError(f"{self.spec.logical_id}: its process exited during init") from None
+        if reply[0] != "ready":
+            self.stop()
+            raise RuntimeError(f"{self.spec.logical_id}: init failed: {reply[1]}\n{reply[2]}")
+        return float(reply[1])
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def invoke(self, event: dict[str, Any], context_fields: dict[str, Any]) -> Any:
+        """The handler's response; raises RuntimeError with the handler's error, or InvocationTimeoutError."""
+        if not self.alive():
+            init_ms = self.start()
+            logger.info("%s: cold start (%.0f ms init)", self.spec.logical_id, init_ms)
+        assert self._conn is not None
+        self._conn.send((event, {**context_fields, "remaining_s": self.spec.timeout_s}))
+        if not self._conn.poll(self.spec.timeout_s + self.GRACE_S):
+            self.stop()
+            raise InvocationTimeoutError(f"Task timed out after {self.spec.timeout_s} s (process stopped)")
+        try:
+            reply = self._conn.recv()
+        except EOFError:
+            self.stop()
+            raise RuntimeError("Runtime.ExitError: the function's process exited") from None
+        if reply[0] == "error":
+            raise RuntimeError(reply[1])
+        return reply[1]
+
+    def stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=2)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(timeout=5)
+            self._process = None
+
+
 class LambdaRunner:
     """Polls every SQS event source of a `LocalStack` and invokes the real handlers in-process."""
 
@@ -167,8 +238,10 @@ class LambdaRunner:
         deliveries: int = 1,
         delivery_plan: DeliveryPlan | None = None,
         on_invocation: Callable[[EventSource, int, int], None] | None = None,
+        isolation: Literal["thread", "process"] = "thread",
     ) -> None:
         self.stack = stack
+        self.isolation = isolation
         self.sources = stack.event_sources()
         if not self.sources:
             raise RuntimeError("the template has no SQS event source: nothing to run")
@@ -189,23 +262,21 @@ class LambdaRunner:
         self._saved_modules: dict[str, ModuleType] = {}
         self._stdout: _RoutedStdout | None = None
         self._logs: dict[str, TextIO] = {}
+        self._processes: dict[str, _FunctionProcess] = {}
         self.init_ms: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self, *, warm_up: bool = False) -> LambdaRunner:
-        """Start one poller per event source; with `warm_up`, run every init phase first (see `warm_up`)."""
-        self._isolate_modules()
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            if not isinstance(sys.stdout, _RoutedStdout):
-                self._stdout = _RoutedStdout(sys.stdout)
-                sys.stdout = self._stdout
-            for source in self.sources:
-                logical = source.function.logical_id
-                self._logs[logical] = (self.log_dir / f"{logical}.log").open("a", encoding="utf-8")
-        if warm_up:
-            self.init_ms = self._warm_up()
+        """Start one poller per event source; with `warm_up`, run every init phase first (see `warm_up`).
+        With `isolation="process"` every function's process is started (its init phase run) here, in parallel."""
+        if self.isolation == "process":
+            self._start_processes()
+        else:
+            self._isolate_modules()
+            self._route_stdout()
+            if warm_up:
+                self.init_ms = self._warm_up()
         for source in self.sources:
             thread = threading.Thread(
                 target=self._poll, args=(source,), name=f"poller-{source.function.logical_id}", daemon=True
@@ -213,6 +284,52 @@ class LambdaRunner:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _route_stdout(self) -> None:
+        if self.log_dir is None:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not isinstance(sys.stdout, _RoutedStdout):
+            self._stdout = _RoutedStdout(sys.stdout)
+            sys.stdout = self._stdout
+        for source in self.sources:
+            logical = source.function.logical_id
+            self._logs[logical] = (self.log_dir / f"{logical}.log").open("a", encoding="utf-8")
+
+    def _start_processes(self) -> None:
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        for source in self.sources:
+            spec = source.function
+            self._processes[spec.logical_id] = _FunctionProcess(
+                spec,
+                {**spec.environment, **self.extra_env},
+                self._env_keys,
+                self.log_dir / f"{spec.logical_id}.log" if self.log_dir is not None else None,
+            )
+        errors: list[BaseException] = []
+
+        def start(logical: str, process: _FunctionProcess) -> None:
+            try:
+                self.init_ms[logical] = process.start()
+            except BaseException as error:  # reported below, after every start has ended
+                errors.append(error)
+
+        starters = [
+            threading.Thread(target=start, args=item, name=f"start-{item[0]}") for item in self._processes.items()
+        ]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+        if errors:
+            self._stop_processes()
+            raise errors[0]
+
+    def _stop_processes(self) -> None:
+        for process in self._processes.values():
+            process.stop()
+        self._processes.clear()
 
     def _warm_up(self) -> dict[str, float]:
         """Run every function's init phase (import its handler module with its environment) before any record,
@@ -232,6 +349,7 @@ class LambdaRunner:
         for thread in self._threads:
             thread.join(timeout=POLL_WAIT_SECONDS + 30)
         self._threads.clear()
+        self._stop_processes()
         if self._stdout is not None and sys.stdout is self._stdout:
             sys.stdout = self._stdout.original
         self._stdout = None
@@ -359,45 +477,58 @@ class LambdaRunner:
             )
 
     def _invoke(self, source: EventSource, records: list[dict[str, Any]], first_received: float) -> set[str]:
-        """Invoke the handler once with these records; returns the message ids to keep (failed)."""
+        """Invoke the function once with these records; returns the message ids to keep (failed)."""
         spec = source.function
         stats = self.stats[spec.logical_id]
         all_ids = {record["messageId"] for record in records}
-        with self._invoke_lock, self._function_env(spec), self._function_stdout(spec):
-            started = time.monotonic()
-            started_at = time.time()
-            context = LambdaContext(
-                function_name=spec.name,
-                function_version="$LATEST",
-                invoked_function_arn=spec.arn,
-                memory_limit_in_mb=spec.memory_mb,
-                aws_request_id=str(uuid.uuid4()),
-                log_group_name=f"/aws/lambda/{spec.name}",
-                log_stream_name=f"local/{threading.current_thread().name}",
-                deadline_monotonic=started + spec.timeout_s,
-            )
-            try:
-                response = self._handler(spec)({"Records": records}, context)
-            except Exception as error:  # a raised error fails the whole batch, as in Lambda
-                stats.errors += 1
-                stats.last_error = f"{type(error).__name__}: {error}"
-                logger.warning("%s raised %s; the batch will be retried", spec.logical_id, stats.last_error)
-                sys.stdout.write(traceback.format_exc())
-                failed = all_ids
-            else:
-                failed = self._failed_ids(source, response, all_ids)
-            elapsed_ms = (time.monotonic() - started) * 1000
+        context_fields = {
+            "function_name": spec.name,
+            "function_version": "$LATEST",
+            "invoked_function_arn": spec.arn,
+            "memory_limit_in_mb": spec.memory_mb,
+            "aws_request_id": str(uuid.uuid4()),
+            "log_group_name": f"/aws/lambda/{spec.name}",
+            "log_stream_name": f"local/{threading.current_thread().name}",
+        }
+        started = time.monotonic()
+        started_at = time.time()
+        try:
+            response = self._call(spec, {"Records": records}, context_fields)
+        except Exception as error:  # a raised error fails the whole batch, as in Lambda
+            stats.errors += 1
+            stats.last_error = f"{type(error).__name__}: {error}" if self.isolation == "thread" else str(error)
+            if isinstance(error, InvocationTimeoutError):
+                stats.overran_timeout += 1
+            logger.warning("%s raised %s; the batch will be retried", spec.logical_id, stats.last_error)
+            failed = all_ids
+        else:
+            failed = self._failed_ids(source, response, all_ids)
+        elapsed_ms = (time.monotonic() - started) * 1000
         stats.invocations += 1
         stats.records += len(records)
         stats.failed_records += len(failed)
         stats.durations_ms.append(elapsed_ms)
         stats.timeline.append((first_received, started_at, time.time(), len(records)))
-        if elapsed_ms > spec.timeout_s * 1000:
+        if self.isolation == "thread" and elapsed_ms > spec.timeout_s * 1000:
             stats.overran_timeout += 1
             logger.warning("%s ran %.0f ms, over its %d s timeout", spec.logical_id, elapsed_ms, spec.timeout_s)
         if self.on_invocation is not None:
             self.on_invocation(source, len(records), len(failed))
         return failed
+
+    def _call(self, spec: FunctionSpec, event: dict[str, Any], context_fields: dict[str, Any]) -> Any:
+        """One handler call: in the function's process, or in this process under the invoke lock."""
+        if self.isolation == "process":
+            process = self._processes[spec.logical_id]
+            with process.lock:
+                return process.invoke(event, context_fields)
+        with self._invoke_lock, self._function_env(spec), self._function_stdout(spec):
+            context = LambdaContext(**context_fields, deadline_monotonic=time.monotonic() + spec.timeout_s)
+            try:
+                return self._handler(spec)(event, context)
+            except Exception:
+                sys.stdout.write(traceback.format_exc())  # into the function's log, as Lambda's runtime does
+                raise
 
     @staticmethod
     def _failed_ids(source: EventSource, response: Any, all_ids: set[str]) -> set[str]:

@@ -6,8 +6,10 @@ shared in-process moto backends.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +134,90 @@ def test_runner_deletes_successes_keeps_reported_failures_and_can_deliver_twice(
     attributes = sqs.get_queue_attributes(QueueUrl=source.queue_url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def _process_runner(stack: LocalStack, log_dir: Any, *, timeout_s: int = 30, **extra_env: str) -> LambdaRunner:
+    """A process-isolated runner for the hot-lead queue whose function is tests/integration/worker_handlers.py."""
+    source = next(s for s in stack.event_sources() if s.queue_logical_id == "HotLeadAlertQueue")
+    # A queue of its own (the stack's queues hold what earlier tests left in flight), short visibility.
+    sqs = stack.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"worker-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "2"})[
+        "QueueUrl"
+    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    function = dataclasses.replace(
+        source.function, handler="tests.integration.worker_handlers.report", timeout_s=timeout_s
+    )
+    runner = LambdaRunner(
+        stack, log_dir=log_dir, isolation="process", extra_env={"WORKER_TEST_MARKER": "local", **extra_env}
+    )
+    runner.sources = [
+        dataclasses.replace(source, function=function, batching_window_s=0, queue_url=queue_url, queue_arn=queue_arn)
+    ]
+    runner._busy = {source.logical_id: False}
+    runner.stats = {function.logical_id: runner.stats[function.logical_id]}
+    return runner
+
+
+def _log_lines(log_dir: Any, logical_id: str) -> list[dict[str, Any]]:
+    lines = (log_dir / f"{logical_id}.log").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_process_isolation_runs_each_function_in_its_own_process_with_its_own_environment(
+    stack: LocalStack, tmp_path: Any
+) -> None:
+    import os
+
+    runner = _process_runner(stack, tmp_path)
+    source = runner.sources[0]
+    sqs = stack.client("sqs")
+    with runner:
+        assert runner.init_ms[source.function.logical_id] > 0
+        sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": 1}))
+        runner.drain(timeout=20)
+    seen = _log_lines(tmp_path, source.function.logical_id)
+    assert [line["body"] for line in seen] == [{"n": 1}]
+    assert seen[0]["pid"] != os.getpid()
+    assert seen[0]["service"] == source.function.environment["POWERTOOLS_SERVICE_NAME"]
+    assert seen[0]["marker"] == "local"
+    assert os.environ.get("WORKER_TEST_MARKER") is None  # the runner's own process is left alone
+    assert seen[0]["function_name"] == source.function.name and seen[0]["remaining_ms"] > 0
+    stats = runner.stats[source.function.logical_id]
+    assert (stats.invocations, stats.records, stats.failed_records, stats.errors) == (1, 1, 0, 0)
+
+
+def test_process_isolation_stops_an_invocation_past_its_timeout_and_cold_starts_the_next(
+    stack: LocalStack, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local import runner as runner_module
+
+    monkeypatch.setattr(runner_module._FunctionProcess, "GRACE_S", 0.5)
+    runner = _process_runner(stack, tmp_path, timeout_s=1)
+    source = runner.sources[0]
+    sqs = stack.client("sqs")
+    with runner:
+        sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"sleep_s": 30}))
+        deadline = time.monotonic() + 20
+        stats = runner.stats[source.function.logical_id]
+        while stats.errors < 1:
+            assert time.monotonic() < deadline, "the overrunning invocation was not stopped"
+            time.sleep(0.05)
+        assert stats.overran_timeout == 1 and "timed out" in (stats.last_error or "")
+        # Visible again after 2 s, the message goes to a fresh process (a cold start), which does not sleep on a
+        # second delivery.
+        while len(_log_lines(tmp_path, source.function.logical_id)) < 2:
+            assert time.monotonic() < deadline, "no delivery after the timeout"
+            time.sleep(0.05)
+        runner.drain(timeout=10)
+    first, second = _log_lines(tmp_path, source.function.logical_id)
+    assert (first["receive_count"], second["receive_count"]) == ("1", "2")
+    assert first["pid"] != second["pid"]
+    assert stats.records - stats.failed_records == 1
+
+
+def test_process_isolation_reports_a_failing_init_with_its_error(stack: LocalStack, tmp_path: Any) -> None:
+    runner = _process_runner(stack, tmp_path, WORKER_TEST_BROKEN_INIT="1")
+    with pytest.raises(RuntimeError, match="init failed: ImportError: init fails on purpose"):
+        runner.start()
+    runner.stop()
