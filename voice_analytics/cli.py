@@ -283,43 +283,84 @@ def cost(
     sessions_per_day: Annotated[
         list[int], typer.Option("--sessions-per-day", "-n", help="Sessions a day; repeatable.")
     ],
-    free_tier: Annotated[bool, typer.Option(help="Apply AWS's always-free allowances.")] = False,
+    free_tier: Annotated[
+        bool, typer.Option(help="Show only the figures with AWS's always-free allowances (default: both bases).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Modelled AWS cost per month, from published unit prices, beside the reference design's figures."""
+    """Modelled AWS cost per month at list price and with AWS's always-free allowances, beside the reference design."""
     import json
     from pathlib import Path
 
     from rich.console import Console
     from rich.table import Table
 
-    from voice_analytics.cost import assumptions_from_template, cost_table, ratio
+    from voice_analytics.cost import (
+        BASIS_ALWAYS_FREE,
+        BASIS_LIST,
+        TARGET_MONTHLY_USD,
+        TARGET_SESSIONS_PER_DAY,
+        assumptions_from_template,
+        both_bases,
+        load_prices,
+        ratio,
+        target_verdict,
+    )
 
     root = Path(__file__).resolve().parents[1]
     assumptions = assumptions_from_template(root / "template.yaml", root / "build" / "bench" / "bench.json")
-    table_data = cost_table(sessions_per_day, assumptions, free_tier)
+    bases = both_bases(sessions_per_day, assumptions)
+    if free_tier:
+        del bases["list_price"]
+    verdict = target_verdict(assumptions)
+    note = load_prices()["always_free_note"]
     if as_json:
-        print(json.dumps(table_data, indent=2))
+        print(json.dumps({**bases, "target": verdict, "always_free_note": note}, indent=2))
         return
-    first = next(iter(table_data.values()))
+    always_free = bases["with_always_free_allowances"]
+    list_price = bases.get("list_price")
+    first = next(iter(always_free.values()))
     table = Table(title=f"AWS cost per month, {first['region']}, list prices as of {first['prices_as_of']}")
-    for column in ("sessions/day", "per-session part", "fixed part", "total", "reference design", "reference / ours"):
+    columns = ["sessions a day"]
+    if list_price is not None:
+        columns += ["list price per session", "list price fixed", "LIST PRICE TOTAL"]
+    columns += ["ALWAYS FREE TOTAL", "reference"]
+    if list_price is not None:
+        columns += ["ratio to list price"]
+    for column in columns:
         table.add_column(column, justify="right")
-    for volume, figures in table_data.items():
-        reference = figures["reference_usd"]
-        table.add_row(
-            f"{int(volume):,}",
-            f"${figures['variable_total_usd']:,.2f}",
-            f"${figures['fixed_total_usd']:,.2f}",
-            f"${figures['total_usd']:,.2f}",
-            f"${reference:,.2f}" if reference else "-",
-            f"{ratio(figures['total_usd'], reference)}x" if reference else "-",
-        )
+    for volume, free_figures in always_free.items():
+        reference = free_figures["reference_usd"]
+        row = [f"{int(volume):,}"]
+        if list_price is not None:
+            listed = list_price[volume]
+            row += [
+                f"${listed['variable_total_usd']:,.2f}",
+                f"${listed['fixed_total_usd']:,.2f}",
+                f"${listed['total_usd']:,.2f}",
+            ]
+        row += [f"${free_figures['total_usd']:,.2f}", f"${reference:,.2f}" if reference else "-"]
+        if list_price is not None:
+            row += [f"{ratio(list_price[volume]['total_usd'], reference)}x" if reference else "-"]
+        table.add_row(*row)
     console = Console()
     console.print(table)
+
+    def met(flag: bool) -> str:
+        return "met" if flag else "NOT met"
+
     console.print(
-        "fixed part: alarms, dashboard, custom metrics, KMS keys, idle SQS polling by Lambda; "
-        f"free tier {'applied' if free_tier else 'not applied'}; details with --json."
+        f"Target <= ${TARGET_MONTHLY_USD:.2f}/month at {TARGET_SESSIONS_PER_DAY:,} sessions/day: "
+        f"{BASIS_LIST} ${verdict['list_price_usd']:,.2f}, {met(verdict['met_at_list_price'])}; "
+        f"{BASIS_ALWAYS_FREE} ${verdict['with_always_free_allowances_usd']:,.2f}, "
+        f"{met(verdict['met_with_always_free_allowances'])}."
+    )
+    console.print(f"LIST PRICE TOTAL = {BASIS_LIST}: every request, metric, alarm and dashboard paid for.")
+    console.print(f"ALWAYS FREE TOTAL = {BASIS_ALWAYS_FREE}: {note}")
+    console.print(
+        "reference: the reference design's published figures (list price); ratio: reference / our LIST PRICE TOTAL. "
+        "fixed: alarm metrics, dashboard, KMS keys, "
+        "Secrets Manager secrets, idle SQS polling by Lambda, failure-only custom metrics. Every line item: --json."
     )
 
 

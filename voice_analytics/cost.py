@@ -1,12 +1,20 @@
 """Monthly AWS cost of the backend, from published unit prices (`data/aws_prices.json`) and the template.
 
-What the model counts, per session: two S3 puts (the session and the scored record) and one get, one custom
-"Lead Scored" event (+ archive), SQS send/receive/delete on the score queue and on each consumer queue (the
-alert queue only for hot leads), Lambda requests and GB-seconds (measured compute time from `make bench`
-when available, plus the far ends' network latency, at the template's memory size), DynamoDB idempotency
-writes, SNS publish + email for hot leads, CloudWatch Logs, X-Ray traces and Athena scans. What it counts
-per month whatever the volume: alarms, the dashboard, custom metrics, KMS keys (counted from the template)
-and the SQS polling that Lambda's event source mappings do while queues are idle.
+Two bases, always reported side by side:
+- list price: every request, metric, alarm and dashboard paid for, no allowance of any kind;
+- with AWS's always-free allowances: only the Free Tier offers that never expire (12-month offers and trials are
+  never applied), on the assumption that this stack is their only user. They are per payer account: every other
+  stack or stage in the account, and every account of an AWS Organization, draws on the same allowances.
+
+Per session: two S3 puts (the session and the scored record) and one get, one custom "Lead Scored" event
+(+ archive), SQS send/receive/delete on the score queue and on each consumer queue (the alert queue only for hot
+leads), Lambda requests and GB-seconds (measured compute time from `make bench` when available, plus the far
+ends' latency, at the template's memory size), DynamoDB idempotency writes, SNS publish + email for hot leads,
+CloudWatch Logs, X-Ray traces, KMS requests to AWS managed keys, Secrets Manager reads, the custom metrics sent on
+the happy path (billed for the hours in which they are sent) and Athena (bytes scanned, compressed as stored, plus
+the S3 GET of every object a query reads). Per month whatever the volume: alarm metrics, dashboards, KMS keys and
+secrets (counted from the template), custom metrics sent only on failures, and the SQS polling that Lambda's event
+source mappings do while queues are idle.
 """
 
 from __future__ import annotations
@@ -17,14 +25,28 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 DAYS_PER_MONTH = 30.4
-MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
+HOURS_PER_MONTH = DAYS_PER_MONTH * 24
+MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
+SECONDS_PER_MONTH = MINUTES_PER_MONTH * 60
 GB = 1024**3
+MB = 1024**2
+# SNS reuses a data key for up to 5 minutes per publishing principal (SNS developer guide, "Estimating AWS KMS
+# costs": R = B / D * 2P); the same period is assumed for S3 Bucket Keys and for the functions' secret cache.
+KEY_REUSE_WINDOWS_PER_MONTH = MINUTES_PER_MONTH / 5
+# Lambda samples traces at 1 request per second plus 5% of the rest (X-Ray's default rule), here per function.
+XRAY_RESERVOIR_PER_SECOND = 1.0
+XRAY_FIXED_RATE = 0.05
 
-# The reference design (Firehose + CloudWatch ingestion), as published, in USD per month.
+# The issue's target, and the reference design (Firehose + CloudWatch ingestion) as published, USD per month.
+TARGET_SESSIONS_PER_DAY = 1000
+TARGET_MONTHLY_USD = 1.0
 REFERENCE_MONTHLY_USD = {100: 7.60, 1000: 76.28, 10000: 762.75, 100000: 7627.50}
+
+BASIS_LIST = "list price (no allowances)"
+BASIS_ALWAYS_FREE = "with AWS always-free allowances"
 
 # Local measurements cannot see the far ends' real latency; these are typical in-region figures.
 FAR_END_MS = {
@@ -34,12 +56,48 @@ FAR_END_MS = {
     "hot_lead_alert": 40.0,  # SNS publish + 2 DynamoDB writes
 }
 DEFAULT_COMPUTE_MS = {"score_lead": 15.0, "salesforce_sync": 10.0, "amplitude_events": 10.0, "hot_lead_alert": 5.0}
+DEFAULT_BATCHING_WINDOW_S = {"score_lead": 1.0, "salesforce_sync": 5.0, "amplitude_events": 5.0, "hot_lead_alert": 0.0}
+
+SentWith = Literal["session", "hot lead", "failure"]
+
+
+@dataclass(frozen=True)
+class CustomMetric:
+    """One billed custom metric: a name under one dimension set (Powertools: `service` and `stage`)."""
+
+    name: str
+    service: str
+    sent_with: SentWith
+
+
+# What the functions emit (Powertools EMF, namespace VoiceAnalytics, dimensions service + stage; no ColdStart metric:
+# capture_cold_start_metric is off). tests/unit/test_cost.py checks this list against the add_metric calls in
+# functions/. CloudWatch bills a custom metric by the hour, only for hours in which it is sent.
+CUSTOM_METRICS: tuple[CustomMetric, ...] = (
+    CustomMetric("SessionsReceived", "score_lead", "session"),
+    CustomMetric("LeadsScored", "score_lead", "session"),
+    CustomMetric("HotLeads", "score_lead", "hot lead"),
+    # Synced or skipped per session: both counted as sent every hour with traffic (an upper bound).
+    CustomMetric("SalesforceLeadsSynced", "salesforce_sync", "session"),
+    CustomMetric("SalesforceLeadsSkipped", "salesforce_sync", "session"),
+    CustomMetric("AmplitudeEventsSent", "amplitude_events", "session"),
+    CustomMetric("HotLeadAlertsSent", "hot_lead_alert", "hot lead"),
+    CustomMetric("ObjectsMissing", "score_lead", "failure"),
+    CustomMetric("RecordsQuarantined", "score_lead", "failure"),
+    CustomMetric("LlmScoringFallbacks", "score_lead", "failure"),
+    *(
+        CustomMetric("PermanentFailures", service, "failure")
+        for service in ("score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert")
+    ),
+)
 
 
 @dataclass(frozen=True)
 class Assumptions:
-    """What a session looks like to the bill; defaults are the demo's averages rounded up."""
+    """What a session looks like to the bill, and what the template deploys; defaults match the template."""
 
+    # Stored (gzip) sizes. The demo's means are about 1.0 KB (session) and 1.1 KB (scored); real calls carry longer
+    # transcripts, so these are kept about 3x higher.
     session_object_bytes: int = 3_000
     scored_object_bytes: int = 3_500
     event_detail_bytes: int = 4_000
@@ -49,22 +107,25 @@ class Assumptions:
     idempotency_writes_per_consumer: int = 2
     analyst_queries_per_day: int = 20
     analyst_days_scanned_per_query: int = 7  # queries filter on the year/month/day partitions
+    # The bill of month 12: a year of records in S3 Standard (objects under 128 KB never transition, see the template).
+    months_of_records_stored: int = 12
+    # Lambda long-polls each SQS source with 5 pollers (20-second waits) while idle; the documented low-traffic
+    # reduction to 2 is not available when the event source has a maximum concurrency, which all of ours have.
+    event_source_mappings: int = 4
     esm_pollers: int = 5
-    esm_idle_receives_per_poller_per_minute: float = 3.0  # 20-second long polls
+    esm_idle_receives_per_poller_per_minute: float = 3.0
+    # A failure-only metric is assumed sent in 1% of the month's hours (about 7 hours) on a healthy month.
+    failure_metric_hour_share: float = 0.01
     memory_mb: int = 512
     compute_ms: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COMPUTE_MS))
-    batching_window_s: dict[str, float] = field(
-        default_factory=lambda: {
-            "score_lead": 0.0,
-            "salesforce_sync": 5.0,
-            "amplitude_events": 5.0,
-            "hot_lead_alert": 0.0,
-        }
-    )
-    custom_metrics: int = 17
-    alarms: int = 14
+    batching_window_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BATCHING_WINDOW_S))
+    alarm_metrics: int = 14
     dashboards: int = 1
-    kms_keys: int = 1
+    kms_keys: int = 0
+    secrets: int = 2
+    secret_readers: int = 2
+    hot_lead_topic_kms: bool = True
+    bucket_sse_kms: bool = True
 
 
 @cache
@@ -74,17 +135,96 @@ def load_prices() -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------------------------------------------- template
+
+
+def _at_parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's resources as CloudFormation deploys them with every parameter at its default: `Fn::If`
+    folded, `AWS::NoValue` dropped, resources whose condition is false removed."""
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    no_value = object()
+
+    def condition(name: str) -> bool:
+        return bool(evaluate(template["Conditions"][name]))
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return defaults.get(arg, arg)
+            if key == "Fn::Equals":
+                return str(evaluate(arg[0])) == str(evaluate(arg[1]))
+            if key == "Fn::Not":
+                return not evaluate(arg[0])
+            if key == "Fn::And":
+                return all(evaluate(item) for item in arg)
+            if key == "Fn::Or":
+                return any(evaluate(item) for item in arg)
+            if key == "Condition":
+                return condition(arg)
+        return node
+
+    def fold(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in (fold(item) for item in node) if item is not no_value]
+        if not isinstance(node, dict):
+            return node
+        if list(node) == ["Ref"] and node["Ref"] == "AWS::NoValue":
+            return no_value
+        if list(node) == ["Fn::If"]:
+            name, when_true, when_false = node["Fn::If"]
+            return fold(when_true if condition(name) else when_false)
+        folded = {key: fold(value) for key, value in node.items()}
+        return {key: value for key, value in folded.items() if value is not no_value}
+
+    return {
+        name: fold(body)
+        for name, body in template.get("Resources", {}).items()
+        if "Condition" not in body or condition(body["Condition"])
+    }
+
+
+def _alarm_metrics(properties: dict[str, Any]) -> int:
+    """CloudWatch bills an alarm per metric it watches: 1, or each MetricStat of a metric-math alarm."""
+    if "MetricName" in properties:
+        return 1
+    return sum(1 for query in properties.get("Metrics", []) if "MetricStat" in query)
+
+
 def assumptions_from_template(template_path: Path, bench_path: Path | None = None) -> Assumptions:
-    """Count alarms, dashboards, KMS keys and memory from the template; compute times from `make bench`."""
+    """Alarms, dashboards, keys, secrets, event sources, batching windows and memory from the template as deployed
+    with its default parameters; compute times from `make bench`."""
     from cfnlint.decode import decode
 
     template, errors = decode(str(template_path))
     if errors or template is None:
         raise ValueError(f"cannot read {template_path}: {errors}")
-    resources_by_type: dict[str, int] = {}
-    for body in template.get("Resources", {}).values():
-        resources_by_type[body["Type"]] = resources_by_type.get(body["Type"], 0) + 1
-    memory = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+    deployed = _at_parameter_defaults(json.loads(json.dumps(template)))
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for name, body in deployed.items():
+        by_type.setdefault(body["Type"], []).append({"name": name, **body.get("Properties", {})})
+    global_function = template.get("Globals", {}).get("Function", {})
+    memory = int(global_function.get("MemorySize", 128))
+    windows = dict(DEFAULT_BATCHING_WINDOW_S)
+    event_sources = 0
+    secret_names: set[str] = set()
+    secret_readers = 0
+    hot_lead_topic_kms = False
+    topics = {body["name"]: body for body in by_type.get("AWS::SNS::Topic", [])}
+    for function in by_type.get("AWS::Serverless::Function", []):
+        service = str(function["Handler"]).split(".")[1]
+        memory = int(function.get("MemorySize", memory))
+        for event in function.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                event_sources += 1
+                windows[service] = float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        variables = function.get("Environment", {}).get("Variables", {})
+        secrets = {json.dumps(value) for key, value in variables.items() if key.endswith("_SECRET_NAME")}
+        secret_names |= secrets
+        secret_readers += bool(secrets)
+        topic = variables.get("HOT_LEAD_TOPIC_ARN")
+        if isinstance(topic, dict) and topic.get("Ref") in topics:
+            hot_lead_topic_kms = "KmsMasterKeyId" in topics[topic["Ref"]]
     compute = dict(DEFAULT_COMPUTE_MS)
     if bench_path is not None and bench_path.exists():
         handlers = json.loads(bench_path.read_text(encoding="utf-8")).get("handlers", {})
@@ -93,23 +233,69 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
             # calls to moto and the emulators, and FAR_END_MS is added on top: a conservative upper bound.
             if name in compute and isinstance(figures, dict) and figures.get("warm_p50_ms_per_record"):
                 compute[name] = float(figures["warm_p50_ms_per_record"])
+    bucket_sse_kms = any(
+        rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"].startswith("aws:kms")
+        for bucket in by_type.get("AWS::S3::Bucket", [])
+        for rule in bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    )
     return Assumptions(
-        alarms=resources_by_type.get("AWS::CloudWatch::Alarm", 0),
-        dashboards=resources_by_type.get("AWS::CloudWatch::Dashboard", 0),
-        kms_keys=resources_by_type.get("AWS::KMS::Key", 0),
+        alarm_metrics=sum(_alarm_metrics(alarm) for alarm in by_type.get("AWS::CloudWatch::Alarm", [])),
+        dashboards=len(by_type.get("AWS::CloudWatch::Dashboard", [])),
+        kms_keys=len(by_type.get("AWS::KMS::Key", [])),
+        secrets=len(secret_names),
+        secret_readers=secret_readers,
+        event_source_mappings=event_sources,
+        hot_lead_topic_kms=hot_lead_topic_kms,
+        bucket_sse_kms=bucket_sse_kms,
         memory_mb=memory,
         compute_ms=compute,
+        batching_window_s=windows,
     )
 
 
-def _after_free(quantity: float, allowance: float, free_tier: bool) -> float:
-    return max(0.0, quantity - allowance) if free_tier else quantity
+# ---------------------------------------------------------------------------------------------------- the model
+
+
+def _share_of_periods_with_one(expected_per_period: float) -> float:
+    """Share of periods (hours, 5-minute windows) in which at least one of Poisson-arriving events happens."""
+    return 1.0 - math.exp(-expected_per_period) if expected_per_period > 0 else 0.0
+
+
+def custom_metric_months(sessions_per_day: float, assumptions: Assumptions) -> dict[SentWith, float]:
+    """Billed metric-months by how the metric is sent: each metric costs the share of hours in which it is sent."""
+    per_hour = {
+        "session": sessions_per_day / 24,
+        "hot lead": sessions_per_day * assumptions.hot_share / 24,
+    }
+    months: dict[SentWith, float] = {"session": 0.0, "hot lead": 0.0, "failure": 0.0}
+    for metric in CUSTOM_METRICS:
+        if metric.sent_with == "failure":
+            months["failure"] += assumptions.failure_metric_hour_share
+        else:
+            months[metric.sent_with] += _share_of_periods_with_one(per_hour[metric.sent_with])
+    return months
+
+
+class _Allowances:
+    """Always-free allowances, each spent once across the lines that draw on it (or none on list price)."""
+
+    def __init__(self, apply: bool) -> None:
+        self._left = {key: float(value) for key, value in load_prices()["always_free"].items()} if apply else {}
+
+    def billable(self, quantity: float, allowance: str) -> float:
+        free = min(quantity, self._left.get(allowance, 0.0))
+        if allowance in self._left:
+            self._left[allowance] -= free
+        return quantity - free
 
 
 def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: bool = False) -> dict[str, Any]:
-    """Line items in USD per month, split into per-session (variable) and fixed costs."""
+    """Line items in USD per month, split into per-session (variable) and fixed costs.
+
+    `free_tier` applies the always-free allowances only (see the module docstring); off, it is the list price.
+    """
     price = load_prices()["prices"]
-    free = load_prices()["free_tier"]
+    allowances = _Allowances(free_tier)
     sessions = sessions_per_day * DAYS_PER_MONTH
     hot = sessions * assumptions.hot_share
     per_second = sessions_per_day / 86_400
@@ -119,75 +305,110 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
         "amplitude_events": sessions,
         "hot_lead_alert": hot,
     }
-    invocations = {}
+    invocations: dict[str, float] = {}
+    xray_traces = 0.0
     gb_seconds = 0.0
+    reservoir = XRAY_RESERVOIR_PER_SECOND * SECONDS_PER_MONTH
     for name, count in messages.items():
-        batch = min(10.0, max(1.0, per_second * assumptions.batching_window_s[name]))
+        rate = per_second * (assumptions.hot_share if name == "hot_lead_alert" else 1.0)
+        batch = min(10.0, max(1.0, rate * assumptions.batching_window_s.get(name, 0.0)))
         invocations[name] = count / batch
+        xray_traces += min(invocations[name], reservoir) + XRAY_FIXED_RATE * max(0.0, invocations[name] - reservoir)
         per_message_s = (assumptions.compute_ms[name] + FAR_END_MS[name]) / 1000
         gb_seconds += count * per_message_s * assumptions.memory_mb / 1024
     total_invocations = sum(invocations.values())
     total_messages = sum(messages.values())
-    stored_gb = sessions * (assumptions.session_object_bytes + assumptions.scored_object_bytes) / GB
+
+    monthly_gb = sessions * (assumptions.session_object_bytes + assumptions.scored_object_bytes) / GB
+    stored_gb = monthly_gb * assumptions.months_of_records_stored
     event_gb = sessions * assumptions.event_detail_bytes / GB
     log_gb = (
         total_messages * assumptions.log_bytes_per_message + total_invocations * assumptions.log_bytes_per_invocation
     ) / GB
-    idle_receives = (
-        4 * assumptions.esm_pollers * assumptions.esm_idle_receives_per_poller_per_minute * MINUTES_PER_MONTH
-    )
-    sqs_requests = total_messages * 3 + idle_receives  # send, receive, delete per message
-    # A query reads the scored records of the days it filters on; the JSON SerDe reads them uncompressed (~4x).
-    scanned_mb = sessions_per_day * assumptions.analyst_days_scanned_per_query * assumptions.scored_object_bytes * 4
-    athena_mb = max(float(price["athena_min_mb_per_query"]), scanned_mb / 1024**2)
-    athena_tb = assumptions.analyst_queries_per_day * DAYS_PER_MONTH * athena_mb / 1024**2
 
+    # Athena bills the bytes it reads from S3, i.e. gzip objects at their compressed (stored) size, at least 10 MB
+    # a query; and every object a query reads is one S3 GET (plus one LIST page per 1,000 keys of a partition).
+    queries = assumptions.analyst_queries_per_day * DAYS_PER_MONTH
+    objects_per_query = sessions_per_day * assumptions.analyst_days_scanned_per_query
+    scanned_mb = max(float(price["athena_min_mb_per_query"]), objects_per_query * assumptions.scored_object_bytes / MB)
+    athena_tb = queries * scanned_mb / MB
+    athena_gets = queries * objects_per_query
+    athena_lists = queries * assumptions.analyst_days_scanned_per_query * max(1, math.ceil(sessions_per_day / 1000))
+
+    # KMS requests to AWS managed keys (no KMS key of our own): the hot-lead topic's aws/sns key, 2 requests per
+    # publisher per 5 minutes with a publish; the bucket's aws/s3 key with a Bucket Key, one request per writer per
+    # 5 minutes with a write (assumed), and one per Athena query.
+    windows = KEY_REUSE_WINDOWS_PER_MONTH
+    sessions_per_window = sessions / windows
+    kms_requests = 0.0
+    if assumptions.hot_lead_topic_kms:
+        kms_requests += 2 * windows * _share_of_periods_with_one(hot / windows)
+    if assumptions.bucket_sse_kms:
+        kms_requests += windows * _share_of_periods_with_one(sessions_per_window) + queries
+    # Each secret reader caches its secret for 5 minutes (Powertools max_age=300): one read per active window.
+    secret_reads = assumptions.secret_readers * windows * _share_of_periods_with_one(sessions_per_window)
+
+    idle_receives = (
+        assumptions.event_source_mappings
+        * assumptions.esm_pollers
+        * assumptions.esm_idle_receives_per_poller_per_minute
+        * MINUTES_PER_MONTH
+    )
+    traffic_requests = total_messages * 3  # send, receive, delete per message
+    metric_months = custom_metric_months(sessions_per_day, assumptions)
+    happy_metric_months = metric_months["session"] + metric_months["hot lead"]
+
+    # The order of these lines is the order the allowances are spent in: idle polling takes the free SQS requests
+    # first (it happens whatever the traffic), happy-path metrics the free custom metrics.
+    fixed = {
+        "sqs_idle_polling": allowances.billable(idle_receives, "sqs_requests_month")
+        * price["sqs_requests_per_million"]
+        / 1e6,
+        "cloudwatch_alarms": allowances.billable(assumptions.alarm_metrics, "cloudwatch_alarm_metrics")
+        * price["cloudwatch_standard_alarm_metric_month"],
+        "cloudwatch_dashboard": allowances.billable(assumptions.dashboards, "cloudwatch_dashboards")
+        * price["cloudwatch_dashboard_month"],
+        "kms_keys": assumptions.kms_keys * price["kms_key_month"],
+        "secrets_manager_secrets": assumptions.secrets * price["secretsmanager_secret_month"],
+    }
     variable = {
         "s3": sessions * 2 * price["s3_put_per_1000"] / 1000
         + sessions * price["s3_get_per_1000"] / 1000
         + stored_gb * price["s3_standard_gb_month"],
         "eventbridge": sessions * price["eventbridge_custom_events_per_million"] / 1e6
         + event_gb * (price["eventbridge_archive_gb_processed"] + price["eventbridge_archive_gb_month"]),
-        "sqs": total_messages * 3 * price["sqs_requests_per_million"] / 1e6,
-        "lambda": _after_free(total_invocations, free["lambda_requests_month"], free_tier)
+        "sqs": allowances.billable(traffic_requests, "sqs_requests_month") * price["sqs_requests_per_million"] / 1e6,
+        "lambda": allowances.billable(total_invocations, "lambda_requests_month")
         * price["lambda_requests_per_million"]
         / 1e6
-        + _after_free(gb_seconds, free["lambda_gb_seconds_month"], free_tier) * price["lambda_arm64_gb_second"],
+        + allowances.billable(gb_seconds, "lambda_gb_seconds_month") * price["lambda_arm64_gb_second"],
         "dynamodb": (total_messages * assumptions.idempotency_writes_per_consumer)
         * price["dynamodb_on_demand_write_units_per_million"]
         / 1e6,
-        "sns": _after_free(hot, free["sns_publish_month"], free_tier) * price["sns_publish_per_million"] / 1e6
-        + _after_free(hot, free["sns_email_month"], free_tier) * price["sns_email_per_100000"] / 1e5,
-        "cloudwatch_logs": _after_free(log_gb, free["cloudwatch_logs_gb_month"], free_tier)
+        "sns": allowances.billable(hot, "sns_publish_month") * price["sns_publish_per_million"] / 1e6
+        + allowances.billable(hot, "sns_email_month") * price["sns_email_per_100000"] / 1e5,
+        "cloudwatch_logs": allowances.billable(log_gb, "cloudwatch_logs_gb_month")
         * (price["cloudwatch_logs_ingest_gb"] + price["cloudwatch_logs_storage_gb_month"]),
-        "xray": _after_free(total_invocations, free["xray_traces_month"], free_tier)
-        * price["xray_traces_recorded_per_million"]
-        / 1e6,
-        "athena": athena_tb * price["athena_tb_scanned"],
-    }
-    # Idle polling is paid whatever the traffic; the free SQS allowance is spent on it first.
-    idle_billable = _after_free(idle_receives, free["sqs_requests_month"], free_tier)
-    if free_tier:
-        spare_allowance = max(0.0, free["sqs_requests_month"] - idle_receives)
-        variable["sqs"] = max(0.0, total_messages * 3 - spare_allowance) * price["sqs_requests_per_million"] / 1e6
-    fixed = {
-        "sqs_idle_polling": idle_billable * price["sqs_requests_per_million"] / 1e6,
-        "cloudwatch_alarms": _after_free(assumptions.alarms, free["cloudwatch_alarms"], free_tier)
-        * price["cloudwatch_standard_alarm_month"],
-        "cloudwatch_dashboard": _after_free(assumptions.dashboards, free["cloudwatch_dashboards"], free_tier)
-        * price["cloudwatch_dashboard_month"],
-        "cloudwatch_custom_metrics": _after_free(
-            assumptions.custom_metrics, free["cloudwatch_custom_metrics"], free_tier
-        )
+        "cloudwatch_custom_metrics": allowances.billable(happy_metric_months, "cloudwatch_custom_metrics")
         * price["cloudwatch_custom_metric_month"],
-        "kms_keys": assumptions.kms_keys * price["kms_key_month"],
+        "xray": allowances.billable(xray_traces, "xray_traces_month") * price["xray_traces_recorded_per_million"] / 1e6,
+        "kms_requests": allowances.billable(kms_requests, "kms_requests_month") * price["kms_requests_per_10000"] / 1e4,
+        "secrets_manager_reads": secret_reads * price["secretsmanager_api_calls_per_10000"] / 1e4,
+        "athena": athena_tb * price["athena_tb_scanned"]
+        + athena_gets * price["s3_get_per_1000"] / 1000
+        + athena_lists * price["s3_list_per_1000"] / 1000,
     }
+    fixed["cloudwatch_failure_metrics"] = (
+        allowances.billable(metric_months["failure"], "cloudwatch_custom_metrics")
+        * price["cloudwatch_custom_metric_month"]
+    )
     variable_total = sum(variable.values())
     fixed_total = sum(fixed.values())
     return {
         "sessions_per_day": sessions_per_day,
         "sessions_per_month": round(sessions),
         "free_tier": free_tier,
+        "basis": BASIS_ALWAYS_FREE if free_tier else BASIS_LIST,
         "variable_usd": {name: round(value, 4) for name, value in variable.items()},
         "fixed_usd": {name: round(value, 4) for name, value in fixed.items()},
         "variable_total_usd": round(variable_total, 2),
@@ -196,7 +417,11 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
         "per_1000_sessions_usd": round(variable_total / sessions * 1000, 4) if sessions else 0.0,
         "reference_usd": REFERENCE_MONTHLY_USD.get(int(sessions_per_day)),
         "lambda_gb_seconds": round(gb_seconds),
-        "sqs_requests": round(sqs_requests),
+        "sqs_requests": round(traffic_requests + idle_receives),
+        "xray_traces": round(xray_traces),
+        "kms_requests": round(kms_requests),
+        "custom_metric_months": {name: round(value, 3) for name, value in metric_months.items()},
+        "athena_s3_gets": round(athena_gets),
         "region": load_prices()["region"],
         "prices_as_of": load_prices()["as_of"],
     }
@@ -204,6 +429,28 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
 
 def cost_table(volumes: list[int], assumptions: Assumptions, free_tier: bool = False) -> dict[str, dict[str, Any]]:
     return {str(volume): monthly_cost(volume, assumptions, free_tier) for volume in volumes}
+
+
+def both_bases(volumes: list[int], assumptions: Assumptions) -> dict[str, dict[str, dict[str, Any]]]:
+    """The list price and the always-free figures, side by side, for each volume."""
+    return {
+        "list_price": cost_table(volumes, assumptions, free_tier=False),
+        "with_always_free_allowances": cost_table(volumes, assumptions, free_tier=True),
+    }
+
+
+def target_verdict(assumptions: Assumptions) -> dict[str, Any]:
+    """The issue's target (at most $1 a month at 1,000 sessions a day) on both bases."""
+    list_price = monthly_cost(TARGET_SESSIONS_PER_DAY, assumptions)["total_usd"]
+    always_free = monthly_cost(TARGET_SESSIONS_PER_DAY, assumptions, free_tier=True)["total_usd"]
+    return {
+        "sessions_per_day": TARGET_SESSIONS_PER_DAY,
+        "target_usd": TARGET_MONTHLY_USD,
+        "list_price_usd": list_price,
+        "met_at_list_price": list_price <= TARGET_MONTHLY_USD,
+        "with_always_free_allowances_usd": always_free,
+        "met_with_always_free_allowances": always_free <= TARGET_MONTHLY_USD,
+    }
 
 
 def ratio(ours: float, reference: float | None) -> float | None:

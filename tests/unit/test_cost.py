@@ -1,50 +1,192 @@
-"""The cost model: published prices, counts from the template, and how it scales."""
+"""The cost model: published prices, counts from the template, both bases (list price and always-free), and what
+each line is made of."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import math
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from voice_analytics.cli import app
 from voice_analytics.cost import (
+    BASIS_ALWAYS_FREE,
+    BASIS_LIST,
+    CUSTOM_METRICS,
+    MINUTES_PER_MONTH,
     REFERENCE_MONTHLY_USD,
+    TARGET_MONTHLY_USD,
+    TARGET_SESSIONS_PER_DAY,
     Assumptions,
+    _alarm_metrics,
     assumptions_from_template,
+    both_bases,
+    custom_metric_months,
     load_prices,
     monthly_cost,
+    target_verdict,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert")
 
 
-def test_prices_name_their_region_and_date() -> None:
+def test_prices_name_their_region_date_and_only_always_free_allowances() -> None:
     prices = load_prices()
     assert prices["region"] == "us-east-1"
     assert prices["as_of"]
     assert prices["prices"]["lambda_arm64_gb_second"] > 0
+    # 12-month offers and trials are never modelled: S3, Secrets Manager, Athena, EventBridge have no allowance.
+    assert not {key for key in prices["always_free"] if key.startswith(("s3", "secrets", "athena", "eventbridge"))}
+    assert "never expire" in prices["always_free_note"] and "Organization" in prices["always_free_note"]
 
 
-def test_alarms_dashboards_keys_and_memory_are_counted_from_the_template() -> None:
+def test_counts_come_from_the_template_as_deployed_with_default_parameters() -> None:
     template_text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     assumptions = assumptions_from_template(ROOT / "template.yaml")
-    assert assumptions.alarms == template_text.count("Type: AWS::CloudWatch::Alarm")
+    assert assumptions.alarm_metrics == template_text.count("Type: AWS::CloudWatch::Alarm")  # one metric each
     assert assumptions.dashboards == template_text.count("Type: AWS::CloudWatch::Dashboard")
-    assert assumptions.kms_keys == template_text.count("Type: AWS::KMS::Key")
+    assert assumptions.kms_keys == 0  # no customer managed key unless an organisation key is passed in
+    assert assumptions.secrets == 2 and assumptions.secret_readers == 2  # Salesforce, Amplitude
+    assert assumptions.event_source_mappings == template_text.count("Type: SQS")
+    assert assumptions.batching_window_s == {
+        "score_lead": 0.0,
+        "salesforce_sync": 5.0,
+        "amplitude_events": 5.0,
+        "hot_lead_alert": 0.0,
+    }
+    assert assumptions.hot_lead_topic_kms  # alias/aws/sns by default
+    assert assumptions.bucket_sse_kms  # aws/s3 with a Bucket Key
     assert assumptions.memory_mb >= 128
+
+
+def test_a_metric_math_alarm_costs_one_alarm_metric_per_metric_it_reads() -> None:
+    assert _alarm_metrics({"MetricName": "Errors"}) == 1
+    stats = [{"Id": f"m{index}", "MetricStat": {}} for index in range(4)]
+    assert _alarm_metrics({"Metrics": [*stats, {"Id": "total", "Expression": "SUM(METRICS())"}]}) == 4
+
+
+def _metric_names_in(node: ast.AST) -> set[str]:
+    return {item.value for item in ast.walk(node) if isinstance(item, ast.Constant) and isinstance(item.value, str)}
+
+
+def test_custom_metrics_are_exactly_what_the_functions_emit() -> None:
+    """Every add_metric call in functions/, by service (functions/common/failures.py is every handler's
+    dead_letter): the model must bill what the code sends, no more, no less. No ColdStart metric is sent."""
+    emitted: set[tuple[str, str]] = set()
+    for path in (ROOT / "functions").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "capture_cold_start_metric" not in source, path  # would add a ColdStart metric per service
+        package = path.parent.name
+        services = SERVICES if package == "common" else (package,)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_metric":
+                [name] = [keyword.value for keyword in node.keywords if keyword.arg == "name"]
+                emitted |= {(metric, service) for metric in _metric_names_in(name) for service in services}
+    assert emitted == {(metric.name, metric.service) for metric in CUSTOM_METRICS}
+
+
+def test_custom_metrics_are_billed_for_the_hours_they_are_sent_in() -> None:
+    """Happy-path metrics cost nearly a metric-month each once there is traffic every hour; failure-only metrics
+    cost only the assumed share of hours with a failure."""
+    happy = [metric for metric in CUSTOM_METRICS if metric.sent_with != "failure"]
+    failure_only = [metric for metric in CUSTOM_METRICS if metric.sent_with == "failure"]
+    busy = custom_metric_months(1000, Assumptions())
+    assert math.isclose(busy["session"] + busy["hot lead"], len(happy), rel_tol=1e-6)
+    assert math.isclose(busy["failure"], len(failure_only) * Assumptions().failure_metric_hour_share)
+    quiet = custom_metric_months(12, Assumptions())  # one session every two hours
+    assert quiet["session"] < 0.5 * sum(1 for metric in happy if metric.sent_with == "session")
+    assert custom_metric_months(0, Assumptions())["session"] == 0
+
+
+def test_athena_bills_compressed_bytes_and_one_s3_get_per_object_read() -> None:
+    """gzip objects are scanned (and billed) at their stored size, at least 10 MB a query; every object read is a
+    GET, which dominates with one small object per session."""
+    assumptions = Assumptions()
+    figures = monthly_cost(10_000, assumptions)
+    prices = load_prices()["prices"]
+    queries = assumptions.analyst_queries_per_day * 30.4
+    objects = 10_000 * assumptions.analyst_days_scanned_per_query
+    scanned_tb = queries * objects * assumptions.scored_object_bytes / 1024**4
+    lists = queries * assumptions.analyst_days_scanned_per_query * 10
+    expected = (
+        scanned_tb * prices["athena_tb_scanned"]
+        + queries * objects * prices["s3_get_per_1000"] / 1000
+        + lists * prices["s3_list_per_1000"] / 1000
+    )
+    assert figures["variable_usd"]["athena"] == pytest.approx(expected, abs=1e-3)
+    assert figures["athena_s3_gets"] == round(queries * objects)
+    tiny = monthly_cost(10, assumptions)["variable_usd"]["athena"]
+    assert tiny >= queries * 10 / 1024**2 * prices["athena_tb_scanned"]  # the 10 MB minimum
+
+
+def test_idle_polling_is_five_long_polls_a_minute_per_poller_on_every_event_source() -> None:
+    assumptions = Assumptions()
+    receives = 4 * 5 * 3 * MINUTES_PER_MONTH
+    assert monthly_cost(0, assumptions)["sqs_requests"] == round(receives)
+    assert monthly_cost(0, assumptions)["fixed_usd"]["sqs_idle_polling"] == pytest.approx(
+        receives * 0.40 / 1e6, abs=1e-4
+    )
 
 
 def test_per_session_cost_grows_with_volume_and_fixed_cost_does_not() -> None:
     low = monthly_cost(100, Assumptions())
     high = monthly_cost(100_000, Assumptions())
-    assert high["variable_total_usd"] > 500 * low["variable_total_usd"]
+    assert high["variable_total_usd"] > 100 * low["variable_total_usd"]
     assert high["fixed_total_usd"] == low["fixed_total_usd"]
-    assert high["total_usd"] == round(high["variable_total_usd"] + high["fixed_total_usd"], 2)
+    assert high["total_usd"] == pytest.approx(high["variable_total_usd"] + high["fixed_total_usd"], abs=0.011)
 
 
-def test_free_tier_lowers_the_bill() -> None:
-    assert (
-        monthly_cost(1000, Assumptions(), free_tier=True)["total_usd"] < monthly_cost(1000, Assumptions())["total_usd"]
-    )
+def test_always_free_allowances_only_lower_the_lines_that_have_one() -> None:
+    listed = monthly_cost(1000, Assumptions())
+    free = monthly_cost(1000, Assumptions(), free_tier=True)
+    assert (listed["basis"], free["basis"]) == (BASIS_LIST, BASIS_ALWAYS_FREE)
+    assert free["total_usd"] < listed["total_usd"]
+    for line in ("s3", "eventbridge", "dynamodb", "athena", "secrets_manager_reads"):
+        assert free["variable_usd"][line] == listed["variable_usd"][line], line
+    assert free["fixed_usd"]["secrets_manager_secrets"] == listed["fixed_usd"]["secrets_manager_secrets"] > 0
+    assert free["fixed_usd"]["cloudwatch_dashboard"] == 0  # 3 dashboards free
+    assert free["fixed_usd"]["cloudwatch_alarms"] == pytest.approx((14 - 10) * 0.10)
+
+
+def test_each_allowance_is_spent_once_across_lines() -> None:
+    """Idle polling uses up the free SQS requests, so traffic pays in full; one allowance is never counted twice."""
+    free = monthly_cost(1000, Assumptions(), free_tier=True)
+    listed = monthly_cost(1000, Assumptions())
+    assert free["variable_usd"]["sqs"] == listed["variable_usd"]["sqs"]
+    assert free["fixed_usd"]["sqs_idle_polling"] == pytest.approx(listed["fixed_usd"]["sqs_idle_polling"] - 0.40)
+
+
+def test_a_customer_managed_key_costs_a_dollar_a_month() -> None:
+    with_keys = dataclasses.replace(Assumptions(), kms_keys=3)
+    assert monthly_cost(1000, with_keys)["fixed_usd"]["kms_keys"] == 3.0
+    assert monthly_cost(1000, Assumptions())["fixed_usd"]["kms_keys"] == 0.0
 
 
 def test_reference_figures_are_reported_beside_ours() -> None:
     for volume, reference in REFERENCE_MONTHLY_USD.items():
         assert monthly_cost(volume, Assumptions())["reference_usd"] == reference
+
+
+def test_both_bases_and_the_target_verdict_are_reported() -> None:
+    bases = both_bases([1000], Assumptions())
+    assert set(bases) == {"list_price", "with_always_free_allowances"}
+    assert not bases["list_price"]["1000"]["free_tier"] and bases["with_always_free_allowances"]["1000"]["free_tier"]
+    verdict = target_verdict(Assumptions())
+    assert verdict["sessions_per_day"] == TARGET_SESSIONS_PER_DAY and verdict["target_usd"] == TARGET_MONTHLY_USD
+    assert verdict["met_at_list_price"] == (verdict["list_price_usd"] <= TARGET_MONTHLY_USD)
+    assert verdict["met_with_always_free_allowances"] == (
+        verdict["with_always_free_allowances_usd"] <= TARGET_MONTHLY_USD
+    )
+
+
+def test_cost_command_shows_both_bases_and_says_which_is_which() -> None:
+    result = CliRunner().invoke(app, ["cost", "-n", "1000"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "LIST PRICE TOTAL" in result.output and "ALWAYS FREE TOTAL" in result.output
+    assert f"Target <= ${TARGET_MONTHLY_USD:.2f}/month at {TARGET_SESSIONS_PER_DAY:,} sessions/day" in result.output
+    assert BASIS_LIST in result.output and BASIS_ALWAYS_FREE in result.output
+    assert "never expire" in result.output and "only user" in result.output
