@@ -28,6 +28,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "events" / "session_record_example.json"
+# Execution environments per function (Lambda scales SQS consumers out; here, processes on this machine's cores).
+CONCURRENCY = 2
 
 
 def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, bytes]]:
@@ -50,7 +52,7 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, byt
 
 
 @contextmanager
-def _local_pipeline() -> Iterator[tuple[Any, Any, Any, Any]]:
+def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
     from local.amplitude_emulator import AmplitudeEmulator
     from local.demo import Demo, _loopback_without_proxy
     from local.runner import LambdaRunner
@@ -69,6 +71,7 @@ def _local_pipeline() -> Iterator[tuple[Any, Any, Any, Any]]:
             extra_env=Demo._local_function_env(salesforce),
             log_dir=ROOT / "build" / "bench" / "logs",
             isolation="process",
+            concurrency=concurrency,
         )
         runner.start(warm_up=True)
         stack_of.callback(runner.stop)
@@ -185,14 +188,17 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
     }
 
 
-def run(burst_sizes: tuple[int, ...] = (1000,), rate: float = 5.0, seconds: float = 60.0) -> dict[str, Any]:
+def run(
+    burst_sizes: tuple[int, ...] = (1000,), rate: float = 5.0, seconds: float = 60.0, concurrency: int = CONCURRENCY
+) -> dict[str, Any]:
     # One local stack for every phase: moto's backends are per process, so a second stack would collide.
-    with _local_pipeline() as pipeline:
+    with _local_pipeline(concurrency) as pipeline:
         bursts = {str(size): burst(pipeline, size) for size in burst_sizes}
         figures = steady(pipeline, rate, seconds)
     first = bursts[str(burst_sizes[0])]
     return {
         "sessions": [int(size) for size in bursts],
+        "concurrency_per_function": concurrency,
         "bursts": bursts,
         "sessions_per_s": first["sessions_per_s"],
         "steady": figures,
@@ -208,5 +214,6 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, nargs="+", default=[1000])
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     args = parser.parse_args()
-    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds), indent=2))
+    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds, args.concurrency), indent=2))

@@ -239,9 +239,15 @@ class LambdaRunner:
         delivery_plan: DeliveryPlan | None = None,
         on_invocation: Callable[[EventSource, int, int], None] | None = None,
         isolation: Literal["thread", "process"] = "thread",
+        concurrency: int = 1,
     ) -> None:
         self.stack = stack
         self.isolation = isolation
+        if concurrency < 1 or (concurrency > 1 and isolation != "process"):
+            raise ValueError(f"concurrency={concurrency}: must be 1, or more with isolation='process'")
+        # Execution environments per function, each with its own poller (Lambda scales an SQS event source out to
+        # many concurrent invocations, capped by the mapping's MaximumConcurrency, which is honoured here too).
+        self.concurrency = concurrency
         self.sources = stack.event_sources()
         if not self.sources:
             raise RuntimeError("the template has no SQS event source: nothing to run")
@@ -256,13 +262,14 @@ class LambdaRunner:
         self._invoke_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._busy: dict[str, bool] = {source.logical_id: False for source in self.sources}
+        self._busy: dict[str, bool] = {}
+        self._stats_lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         self._env_keys = {key for source in self.sources for key in source.function.environment} | set(self.extra_env)
         self._saved_modules: dict[str, ModuleType] = {}
         self._stdout: _RoutedStdout | None = None
         self._logs: dict[str, TextIO] = {}
-        self._processes: dict[str, _FunctionProcess] = {}
+        self._processes: dict[str, list[_FunctionProcess]] = {}
         self.init_ms: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -278,12 +285,24 @@ class LambdaRunner:
             if warm_up:
                 self.init_ms = self._warm_up()
         for source in self.sources:
-            thread = threading.Thread(
-                target=self._poll, args=(source,), name=f"poller-{source.function.logical_id}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            for slot in range(self._slots(source)):
+                self._busy[self._slot_name(source, slot)] = False
+                thread = threading.Thread(
+                    target=self._poll,
+                    args=(source, slot),
+                    name=f"poller-{self._slot_name(source, slot)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
+
+    def _slots(self, source: EventSource) -> int:
+        return min(self.concurrency, source.maximum_concurrency or self.concurrency)
+
+    @staticmethod
+    def _slot_name(source: EventSource, slot: int) -> str:
+        return source.logical_id if slot == 0 else f"{source.logical_id}#{slot + 1}"
 
     def _route_stdout(self) -> None:
         if self.log_dir is None:
@@ -301,22 +320,30 @@ class LambdaRunner:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         for source in self.sources:
             spec = source.function
-            self._processes[spec.logical_id] = _FunctionProcess(
-                spec,
-                {**spec.environment, **self.extra_env},
-                self._env_keys,
-                self.log_dir / f"{spec.logical_id}.log" if self.log_dir is not None else None,
-            )
+            self._processes[spec.logical_id] = [
+                _FunctionProcess(
+                    spec,
+                    {**spec.environment, **self.extra_env},
+                    self._env_keys,
+                    self.log_dir / f"{spec.logical_id}.log" if self.log_dir is not None else None,
+                )
+                for _ in range(self._slots(source))
+            ]
         errors: list[BaseException] = []
 
         def start(logical: str, process: _FunctionProcess) -> None:
             try:
-                self.init_ms[logical] = process.start()
+                init_ms = process.start()
             except BaseException as error:  # reported below, after every start has ended
                 errors.append(error)
+            else:
+                with self._stats_lock:  # the slowest environment's init is the function's figure
+                    self.init_ms[logical] = max(init_ms, self.init_ms.get(logical, 0.0))
 
         starters = [
-            threading.Thread(target=start, args=item, name=f"start-{item[0]}") for item in self._processes.items()
+            threading.Thread(target=start, args=(logical, process), name=f"start-{logical}")
+            for logical, processes in self._processes.items()
+            for process in processes
         ]
         for starter in starters:
             starter.start()
@@ -327,8 +354,9 @@ class LambdaRunner:
             raise errors[0]
 
     def _stop_processes(self) -> None:
-        for process in self._processes.values():
-            process.stop()
+        for processes in self._processes.values():
+            for process in processes:
+                process.stop()
         self._processes.clear()
 
     def _warm_up(self) -> dict[str, float]:
@@ -435,13 +463,14 @@ class LambdaRunner:
         messages: list[dict[str, Any]] = response.get("Messages", [])
         return messages
 
-    def _poll(self, source: EventSource) -> None:
+    def _poll(self, source: EventSource, slot: int = 0) -> None:
+        busy = self._slot_name(source, slot)
         while not self._stop.is_set():
             try:
                 messages = self._receive(source, source.batch_size, POLL_WAIT_SECONDS)
                 if not messages:
                     continue
-                self._busy[source.logical_id] = True
+                self._busy[busy] = True
                 first_received = time.time()
                 # MaximumBatchingWindowInSeconds: gather up to BatchSize records for at most the window.
                 window_end = time.monotonic() + source.batching_window_s
@@ -456,18 +485,20 @@ class LambdaRunner:
                     messages += more
                     if not more and wait_s == 0:
                         time.sleep(min(GATHER_PAUSE_SECONDS, max(0.0, window_end - time.monotonic())))
-                self._process(source, messages, first_received)
+                self._process(source, messages, first_received, slot)
             except Exception:  # the poller must survive anything (moto hiccups, a handler bug)
                 logger.exception("poller for %s failed; continuing", source.queue_logical_id)
                 time.sleep(0.5)
             finally:
-                self._busy[source.logical_id] = False
+                self._busy[busy] = False
 
-    def _process(self, source: EventSource, messages: list[dict[str, Any]], first_received: float) -> None:
+    def _process(
+        self, source: EventSource, messages: list[dict[str, Any]], first_received: float, slot: int = 0
+    ) -> None:
         records = [sqs_event_record(message, source) for message in messages]
         failed: set[str] = set()
         for _ in range(max(1, self.delivery_plan(source, records))):
-            failed = self._invoke(source, records, first_received)
+            failed = self._invoke(source, records, first_received, slot)
         done = [message for message in messages if message["MessageId"] not in failed]
         for start in range(0, len(done), SQS_MAX_RECEIVE):
             chunk = done[start : start + SQS_MAX_RECEIVE]
@@ -476,7 +507,9 @@ class LambdaRunner:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
 
-    def _invoke(self, source: EventSource, records: list[dict[str, Any]], first_received: float) -> set[str]:
+    def _invoke(
+        self, source: EventSource, records: list[dict[str, Any]], first_received: float, slot: int = 0
+    ) -> set[str]:
         """Invoke the function once with these records; returns the message ids to keep (failed)."""
         spec = source.function
         stats = self.stats[spec.logical_id]
@@ -493,33 +526,35 @@ class LambdaRunner:
         started = time.monotonic()
         started_at = time.time()
         try:
-            response = self._call(spec, {"Records": records}, context_fields)
+            response = self._call(spec, {"Records": records}, context_fields, slot)
         except Exception as error:  # a raised error fails the whole batch, as in Lambda
-            stats.errors += 1
-            stats.last_error = f"{type(error).__name__}: {error}" if self.isolation == "thread" else str(error)
-            if isinstance(error, InvocationTimeoutError):
-                stats.overran_timeout += 1
-            logger.warning("%s raised %s; the batch will be retried", spec.logical_id, stats.last_error)
+            error_text = f"{type(error).__name__}: {error}" if self.isolation == "thread" else str(error)
+            with self._stats_lock:
+                stats.errors += 1
+                stats.last_error = error_text
+                stats.overran_timeout += isinstance(error, InvocationTimeoutError)
+            logger.warning("%s raised %s; the batch will be retried", spec.logical_id, error_text)
             failed = all_ids
         else:
             failed = self._failed_ids(source, response, all_ids)
         elapsed_ms = (time.monotonic() - started) * 1000
-        stats.invocations += 1
-        stats.records += len(records)
-        stats.failed_records += len(failed)
-        stats.durations_ms.append(elapsed_ms)
-        stats.timeline.append((first_received, started_at, time.time(), len(records)))
-        if self.isolation == "thread" and elapsed_ms > spec.timeout_s * 1000:
-            stats.overran_timeout += 1
-            logger.warning("%s ran %.0f ms, over its %d s timeout", spec.logical_id, elapsed_ms, spec.timeout_s)
+        with self._stats_lock:
+            stats.invocations += 1
+            stats.records += len(records)
+            stats.failed_records += len(failed)
+            stats.durations_ms.append(elapsed_ms)
+            stats.timeline.append((first_received, started_at, time.time(), len(records)))
+            if self.isolation == "thread" and elapsed_ms > spec.timeout_s * 1000:
+                stats.overran_timeout += 1
+                logger.warning("%s ran %.0f ms, over its %d s timeout", spec.logical_id, elapsed_ms, spec.timeout_s)
         if self.on_invocation is not None:
             self.on_invocation(source, len(records), len(failed))
         return failed
 
-    def _call(self, spec: FunctionSpec, event: dict[str, Any], context_fields: dict[str, Any]) -> Any:
-        """One handler call: in the function's process, or in this process under the invoke lock."""
+    def _call(self, spec: FunctionSpec, event: dict[str, Any], context_fields: dict[str, Any], slot: int) -> Any:
+        """One handler call: in the function's process for this slot, or in this process under the invoke lock."""
         if self.isolation == "process":
-            process = self._processes[spec.logical_id]
+            process = self._processes[spec.logical_id][slot]
             with process.lock:
                 return process.invoke(event, context_fields)
         with self._invoke_lock, self._function_env(spec), self._function_stdout(spec):

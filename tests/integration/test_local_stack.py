@@ -116,7 +116,6 @@ def test_runner_deletes_successes_keeps_reported_failures_and_can_deliver_twice(
 
     runner = LambdaRunner(stack, deliveries=2)
     runner.sources = [source]
-    runner._busy = {source.logical_id: False}
     runner._handlers[source.function.logical_id] = handler
     sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": 1}))
     sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"fail": True}))
@@ -154,7 +153,6 @@ def _process_runner(stack: LocalStack, log_dir: Any, *, timeout_s: int = 30, **e
     runner.sources = [
         dataclasses.replace(source, function=function, batching_window_s=0, queue_url=queue_url, queue_arn=queue_arn)
     ]
-    runner._busy = {source.logical_id: False}
     runner.stats = {function.logical_id: runner.stats[function.logical_id]}
     return runner
 
