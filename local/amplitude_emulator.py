@@ -26,11 +26,10 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Any, Final, NoReturn, Self, cast
+from typing import Any, Final, NoReturn, cast
 from urllib.parse import urlsplit
 
-from local.loopback_http import LoopbackHTTPServer
+from local.loopback_http import LoopbackEmulator, LoopbackHTTPServer
 
 __all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
 
@@ -169,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class AmplitudeEmulator:
+class AmplitudeEmulator(LoopbackEmulator):
     """Amplitude's HTTP V2 event ingestion on http://127.0.0.1:PORT/2/httpapi, with events kept in memory.
 
     Use as a context manager (or `start()` / `stop()`) and give the client `Config(server_url=emulator.url)`.
@@ -181,8 +180,8 @@ class AmplitudeEmulator:
         self.api_keys: frozenset[str] = frozenset(api_keys)
         self.requested_port = port
 
+        super().__init__()
         self._lock = threading.RLock()
-        self._stopped = threading.Event()
         self._events: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str, str]] = set()
         self._received_count = 0
@@ -191,56 +190,12 @@ class AmplitudeEmulator:
         self._delays: deque[float] = deque()
         self._request_log: list[tuple[str, str, int]] = []
 
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
+    # -- lifecycle (start, stop, context manager, port: LoopbackEmulator) --------------------------------------
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("AmplitudeEmulator is already running; stop() it before starting it again")
-        self._stopped.clear()
-        self._server = _Server(self)
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="amplitude-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop open connections. Safe to call twice."""
-        self._stopped.set()  # releases handlers sleeping in delay_next
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.close_open_connections()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _wait_for_stop(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True when the emulator was stopped meanwhile (handlers use this for delays)."""
-        return self._stopped.wait(seconds)
+    def _make_server(self) -> LoopbackHTTPServer:
+        return _Server(self)
 
     # -- addresses ---------------------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None or self._server is None:
-            raise RuntimeError("AmplitudeEmulator is not running: call start() or use it as a context manager")
-        return self._port
 
     @property
     def base_url(self) -> str:

@@ -45,8 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, NoReturn, Self, cast
+from typing import Any, Final, NoReturn, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography import x509
@@ -54,7 +53,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from local.loopback_http import LoopbackHTTPServer
+from local.loopback_http import LoopbackEmulator, LoopbackHTTPServer
 
 __all__ = ["LEAD", "TASK", "FieldSpec", "SObjectSpec", "SalesforceEmulator"]
 
@@ -1018,7 +1017,7 @@ class _Fault:
     message: str
 
 
-class SalesforceEmulator:
+class SalesforceEmulator(LoopbackEmulator):
     """An in-memory Salesforce org behind HTTPS on 127.0.0.1, for the real simple-salesforce client.
 
     Use as a context manager (or `start()` / `stop()`). After start, `base_url` is the instance URL and
@@ -1045,8 +1044,8 @@ class SalesforceEmulator:
         self.client_secret = client_secret
         self.requested_port = port
 
+        super().__init__()
         self._lock = threading.RLock()
-        self._stopped = threading.Event()
         self._id_numbers = itertools.count(1)
         self.org_id = _make_id("00D", next(self._id_numbers))
         self.user_id = _make_id("005", next(self._id_numbers))
@@ -1057,71 +1056,31 @@ class SalesforceEmulator:
         self._request_log: list[tuple[str, str, int]] = []
         self._api_calls = 0
 
-        self._server: _TLSServer | None = None
-        self._thread: threading.Thread | None = None
         self._tempdir: Path | None = None
-        self._port: int | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------
+    # -- lifecycle (start, stop, context manager, port: LoopbackEmulator) --------------------------------------
 
-    def start(self) -> Self:
-        """Generate the certificate, bind 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("SalesforceEmulator is already running; stop() it before starting it again")
+    def _make_server(self) -> LoopbackHTTPServer:
+        """Generate the certificate and bind 127.0.0.1 with TLS."""
         self._tempdir = Path(tempfile.mkdtemp(prefix="salesforce-emulator-"))
         try:
             cert_path, key_path = self._write_certificate(self._tempdir)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(cert_path, key_path)
-            self._stopped.clear()
-            self._server = _TLSServer(self, context)
+            return _TLSServer(self, context)
         except BaseException:
             # e.g. the requested port is taken: leave no certificate directory behind.
-            shutil.rmtree(self._tempdir, ignore_errors=True)
-            self._tempdir = None
+            self._release()
             raise
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="salesforce-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, drop open connections and delete the certificate files. Safe to call twice."""
-        self._stopped.set()  # releases handlers sleeping in delay_next
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.close_open_connections()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def _release(self) -> None:
+        """Delete the certificate files."""
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _wait_for_stop(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True when the emulator was stopped meanwhile (handlers use this for delays)."""
-        return self._stopped.wait(seconds)
-
     # -- addresses ---------------------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None or self._server is None:
-            raise RuntimeError("SalesforceEmulator is not running: call start() or use it as a context manager")
-        return self._port
 
     @property
     def base_url(self) -> str:
