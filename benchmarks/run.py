@@ -2,8 +2,8 @@
 
     uv run python -m benchmarks.run [--quick]
 
-`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of 1,000 and 60 s;
-`--bursts 1000 10000` chooses the burst sizes.
+`--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of bursts of 1,000 and 10,000 and
+60 s; `--bursts 1000` chooses the burst sizes (the 10,000 burst alone takes about 20 minutes here).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ TARGETS = {
     "pipeline.sessions_per_s": (">=", 15.0),
     "pipeline.end_to_end_p95_ms": ("<", 1000.0),
     "cost_per_month_usd.1000": ("<=", 1.0),
+    "cost_per_month_usd_always_free.1000": ("<=", 1.0),
 }
 
 
@@ -59,8 +60,7 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     console.print("handlers (cold import in a Lambda-like venv) …")
     handlers = handlers_bench.run()
     console.print("pipeline on the local stack …")
-    # 10,000 is asked for but does not survive locally yet (see README "Performance and cost"): opt in with --bursts.
-    sizes = bursts or ((200,) if quick else (1000,))
+    sizes = bursts or ((200,) if quick else (1000, 10000))
     pipeline = pipeline_bench.run(sizes, 5.0, 20.0 if quick else 60.0)
     for name, figures in pipeline["bursts"][str(pipeline["sessions"][0])]["handlers"].items():
         handlers.setdefault(name, {}).update(figures)
@@ -69,6 +69,7 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     OUT.write_text(json.dumps(partial), encoding="utf-8")  # the cost model reads the measured durations
     assumptions = assumptions_from_template(ROOT / "template.yaml", OUT)
     costs = {str(volume): monthly_cost(volume, assumptions) for volume in (100, 1000, 10000, 100000)}
+    costs_free = {str(volume): monthly_cost(volume, assumptions, True) for volume in (100, 1000, 10000, 100000)}
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
@@ -82,7 +83,9 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
         "handlers": handlers,
         "pipeline": pipeline,
         "collector": collector,
+        # List price, no allowances (the target's basis); and with AWS's always-free allowances, for comparison.
         "cost_per_month_usd": {volume: figures["total_usd"] for volume, figures in costs.items()},
+        "cost_per_month_usd_always_free": {volume: figures["total_usd"] for volume, figures in costs_free.items()},
         "cost_detail": costs,
     }
 
