@@ -1,10 +1,11 @@
 """Cold import of each Lambda handler: a fresh interpreter importing the module, as Lambda's init phase does.
 
 The figure is the import alone (interpreter start-up excluded), median of several fresh processes, with the
-environment a deployed function has (names only; nothing is called at import). The interpreter is a
-Lambda-like one: CPython 3.12 with only `functions/requirements.txt` and boto3 installed (what the deployed
-artifact and the runtime hold), not the project's development environment, whose extra packages change what
-gets imported (zeep, for one, imports httpx, and with it rich, when httpx is installed).
+environment a deployed function has: the variables the Lambda runtime sets and the template's (names only; nothing
+is called at import). The interpreter is a Lambda-like one: CPython 3.12 with only `functions/requirements.txt` and
+boto3 installed (what the deployed artifact and the runtime hold), not the project's development environment, whose
+extra packages change what gets imported (zeep, for one, imports httpx, and with it rich, when httpx is installed).
+Its bytecode is compiled as the artifact's is (the Makefile's build-lambda): unchecked-hash .pyc files.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_VENV = ROOT / "build" / "bench" / "lambda-py312"
+# The function code as the artifact holds it (Lambda's /var/task): a copy of functions/ with the artifact's bytecode,
+# which is never compiled into the repository's functions/ (a .pyc that does not check its source would outlive edits).
+TASK_ROOT = ROOT / "build" / "bench" / "task"
 
 HANDLERS = {
     "score_lead": "functions.score_lead.handler",
@@ -28,20 +32,68 @@ HANDLERS = {
     "hot_lead_alert": "functions.hot_lead_alert.handler",
 }
 
-LAMBDA_LIKE_ENV = {
+# What the Lambda runtime sets in every function (names and shapes as in AWS; values are placeholders). Without
+# LAMBDA_TASK_ROOT the X-Ray SDK believes it runs outside Lambda: it builds the centralized-sampling sampler, with two
+# botocore clients (about 150 ms that a deployed function never spends), and Powertools' Tracer disables itself, so
+# the patching a deployed function does pay (`Tracing: Active` in template.yaml) would go unmeasured.
+LAMBDA_RUNTIME_ENV = {
+    "LAMBDA_TASK_ROOT": str(TASK_ROOT),
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
+    "_AWS_XRAY_DAEMON_PORT": "2000",
+    "TZ": ":UTC",
+}
+
+# template.yaml's Globals and per-function variables (defaults of its parameters). POWERTOOLS_TRACE_DISABLED is not
+# among them: the deployed functions trace (`Tracing: Active`), so the bench traces too.
+LAMBDA_LIKE_ENV = {
+    **LAMBDA_RUNTIME_ENV,
     "STAGE": "bench",
+    "LOG_LEVEL": "INFO",
+    "POWERTOOLS_METRICS_NAMESPACE": "VoiceAnalytics",
     "SESSIONS_BUCKET": "bench-sessions",
     "IDEMPOTENCY_TABLE": "bench-idempotency",
-    "EVENT_BUS_NAME": "bench-bus",
-    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dlq",
-    "HOT_LEAD_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-hot-leads",
-    "SALESFORCE_SECRET_NAME": "bench/salesforce",
-    "AMPLITUDE_SECRET_NAME": "bench/amplitude",
-    "POWERTOOLS_TRACE_DISABLED": "1",
 }
+
+FUNCTION_ENV = {
+    "score_lead": {
+        "EVENT_BUS_NAME": "bench-bus",
+        "HOT_TEAM_SIZE": "5",
+        "HOT_MONTHLY_VOLUME": "100",
+        "LLM_SCORING_ENABLED": "false",
+        "LLM_MODEL_ID": "anthropic.claude-3-haiku-20240307-v1:0",
+        "MAX_RECORD_BYTES": "1048576",
+    },
+    "salesforce_sync": {"SALESFORCE_SECRET_NAME": "bench/salesforce"},
+    "amplitude_events": {"AMPLITUDE_SECRET_NAME": "bench/amplitude"},
+    "hot_lead_alert": {"HOT_LEAD_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-hot-leads"},
+}
+
+
+def function_env(name: str) -> dict[str, str]:
+    """The environment of the deployed function `name` (runtime, template Globals and its own variables)."""
+    return {
+        **LAMBDA_LIKE_ENV,
+        "AWS_LAMBDA_FUNCTION_NAME": f"voice-analytics-bench-{name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/voice-analytics-bench-{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
+        "_HANDLER": f"{HANDLERS[name]}.lambda_handler",
+        "POWERTOOLS_SERVICE_NAME": name,
+        "DEAD_LETTER_QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/123456789012/bench-{name}-dlq",
+        **FUNCTION_ENV[name],
+    }
+
 
 PROBE = (
     "import time, importlib; t = time.perf_counter(); importlib.import_module({module!r}); "
@@ -71,9 +123,19 @@ def _python_312() -> str:
     return sys.executable
 
 
+def compile_like_the_artifact(python: Path, *paths: Path) -> None:
+    """Bytecode as the Makefile's build-lambda compiles the artifact: unchecked-hash .pyc files, read without
+    looking at their source. Recompiled whatever is there (`-f`)."""
+    env = {**os.environ}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # set on this machine; compileall writes .pyc files regardless
+    command = [str(python), "-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    subprocess.run([*command, *map(str, paths)], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def lambda_like_python() -> Path:
     """A CPython 3.12 venv holding only what a deployed function has; built once under build/bench/."""
     python = LAMBDA_VENV / "bin" / "python"
+    stamp = LAMBDA_VENV / ".unchecked-hash-bytecode"
     if not python.exists():
         interpreter = _python_312()
         subprocess.run(
@@ -85,7 +147,7 @@ def lambda_like_python() -> Path:
                 "pip",
                 "install",
                 "--quiet",
-                "--compile-bytecode",  # pip's default, and what a built artifact holds
+                "--compile-bytecode",  # recompiled below as the artifact's is
                 "--python",
                 str(python),
                 "-r",
@@ -94,19 +156,39 @@ def lambda_like_python() -> Path:
             ],
             check=True,
         )
+    if not stamp.exists():
+        site_packages = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        compile_like_the_artifact(python, Path(site_packages))
+        stamp.touch()
     return python
 
 
-def cold_import_ms(module: str, python: Path, runs: int = 5) -> float:
-    env = {**os.environ, **LAMBDA_LIKE_ENV, "PYTHONPATH": str(ROOT)}
-    env.pop("AWS_ENDPOINT_URL", None)
-    # This machine sets PYTHONDONTWRITEBYTECODE; without bytecode every run would compile every module anew.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([str(python), "-m", "compileall", "-q", str(ROOT / "functions")], env=env, check=True)
+def stage_task_root(python: Path) -> None:
+    """Copy functions/ to TASK_ROOT and compile it as build-lambda compiles the artifact."""
+    shutil.rmtree(TASK_ROOT, ignore_errors=True)
+    shutil.copytree(ROOT / "functions", TASK_ROOT / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    compile_like_the_artifact(python, TASK_ROOT / "functions")
+
+
+def cold_import_ms(name: str, python: Path, runs: int = 5) -> float:
+    module = HANDLERS[name]
+    env = {**os.environ, **function_env(name), "PYTHONPATH": str(TASK_ROOT)}
+    for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_DEV", "AWS_SAM_LOCAL"):
+        env.pop(variable, None)
     samples = []
     for _ in range(runs):
         result = subprocess.run(
-            [str(python), "-c", PROBE.format(module=module)], capture_output=True, text=True, env=env, check=True
+            [str(python), "-c", PROBE.format(module=module)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=TASK_ROOT,  # `-c` puts the working directory first on sys.path, as /var/task is in Lambda
+            check=True,
         )
         samples.append(float(result.stdout.strip()) * 1000)
     return round(statistics.median(samples), 1)
@@ -114,10 +196,9 @@ def cold_import_ms(module: str, python: Path, runs: int = 5) -> float:
 
 def run(runs: int = 5) -> dict[str, Any]:
     python = lambda_like_python()
+    stage_task_root(python)
     version = subprocess.run([str(python), "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    figures: dict[str, Any] = {
-        name: {"cold_import_ms": cold_import_ms(module, python, runs)} for name, module in HANDLERS.items()
-    }
+    figures: dict[str, Any] = {name: {"cold_import_ms": cold_import_ms(name, python, runs)} for name in HANDLERS}
     figures["interpreter"] = version
     return figures
 

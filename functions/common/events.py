@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from functions.common.failures import PermanentFailure
-from functions.common.record import Contact, EndReason, Industry, SessionRecord, describe_validation_error
+from functions.common.record_parts import Contact, EndReason, Industry, describe_validation_error  # see record_parts
 from functions.common.scoring import Grade, LeadScore, ScoringMethod, booked_meeting, is_knowledge_search
+
+if TYPE_CHECKING:
+    from functions.common.record import SessionRecord
 
 EVENT_SOURCE = "voice-analytics.scoring"
 DETAIL_TYPE = "Lead Scored"

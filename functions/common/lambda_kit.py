@@ -60,15 +60,27 @@ class LambdaKit:
         return lambda_handler
 
 
+# What Tracer() would patch by default (X-Ray's patch_all) and these functions use: botocore, for every function.
+# patch_all also patches every other library it finds installed (requests and sqlite3 here), importing each at init
+# (about 35 ms of cold start) in functions that never call it; salesforce_sync adds "requests", which it does call.
+TRACED_LIBRARIES: tuple[str, ...] = ("botocore",)
+
+
 def lambda_kit(
-    consumer: str, *, log_level: str, stage: str, idempotency_table: str, idempotency_expiry_seconds: int
+    consumer: str,
+    *,
+    log_level: str,
+    stage: str,
+    idempotency_table: str,
+    idempotency_expiry_seconds: int,
+    traced_libraries: tuple[str, ...] = TRACED_LIBRARIES,
 ) -> LambdaKit:
     metrics = Metrics()
     metrics.set_default_dimensions(stage=stage)
     return LambdaKit(
         consumer=consumer,
         logger=function_logger(log_level),
-        tracer=Tracer(),
+        tracer=Tracer(patch_modules=traced_libraries),
         metrics=metrics,
         processor=BatchProcessor(event_type=EventType.SQS),
         idempotency_config=IdempotencyConfig(expires_after_seconds=idempotency_expiry_seconds),

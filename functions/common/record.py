@@ -11,7 +11,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
+
+# Defined in record_parts (cold start, see there) and part of this module's contract.
+from functions.common.record_parts import Contact as Contact
+from functions.common.record_parts import EndReason as EndReason
+from functions.common.record_parts import Industry as Industry
+from functions.common.record_parts import RecordModel as _Model
+from functions.common.record_parts import describe_validation_error as describe_validation_error
 
 SCHEMA_VERSION: Literal["1"] = "1"
 
@@ -22,45 +29,10 @@ ShortText = Annotated[str, Field(max_length=500)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class EndReason(StrEnum):
-    """Why the session ended; every ending still produces exactly one record."""
-
-    CALLER_HANGUP = "caller_hangup"
-    SIP_HANGUP = "sip_hangup"
-    AGENT_ENDED = "agent_ended"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    WORKER_SHUTDOWN = "worker_shutdown"
-    UNKNOWN = "unknown"
-
-
-class Industry(StrEnum):
-    LEGAL = "legal"
-    REAL_ESTATE = "real_estate"
-    HEALTHCARE = "healthcare"
-    FINANCE = "finance"
-    INSURANCE = "insurance"
-    EDUCATION = "education"
-    CONSTRUCTION = "construction"
-    TECHNOLOGY = "technology"
-    MANUFACTURING = "manufacturing"
-    NONPROFIT = "nonprofit"
-    GOVERNMENT = "government"
-    MARKETING = "marketing"
-    RECRUITING = "recruiting"
-    HOSPITALITY = "hospitality"
-    RETAIL = "retail"
-
-
 class TranscriptMode(StrEnum):
     OFF = "off"
     REDACTED = "redacted"
     FULL = "full"
-
-
-class _Model(BaseModel):
-    # Unknown fields are rejected so that a typo in the producer fails loudly instead of being dropped.
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class AgentInfo(_Model):
@@ -107,15 +79,6 @@ class ToolCall(_Model):
         if not self.success and not self.error:
             raise ValueError("a failed tool call must carry an error message")
         return self
-
-
-class Contact(_Model):
-    """What the caller gave to book_sales_meeting; kept apart from the (redacted) transcript."""
-
-    name: Annotated[str, Field(max_length=200)] | None = None
-    email: Annotated[str, Field(max_length=254)] | None = None
-    company: Annotated[str, Field(max_length=255)] | None = None
-    preferred_time: Annotated[str, Field(max_length=200)] | None = None
 
 
 class LLMUsage(_Model):
@@ -217,15 +180,6 @@ class RecordInvalidError(ValueError):
         self.source = source
         self.errors = errors
         super().__init__(f"session record {source} is invalid: " + "; ".join(errors))
-
-
-def describe_validation_error(error: ValidationError) -> list[str]:
-    """Turn a pydantic error into `field.path: message` strings."""
-    described = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "<record>"
-        described.append(f"field '{location}': {item['msg']}")
-    return described
 
 
 def parse_record(data: Any, source: str = "<input>") -> SessionRecord:

@@ -7,11 +7,13 @@ awarded comes with a reason a sales rep can read ("team of 12 (5+): +20").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.record import SessionRecord, ToolCall
+if TYPE_CHECKING:
+    # Annotations only: the consumers import this module through events.py and need not build the record's models.
+    from functions.common.record import SessionRecord, ToolCall
 
 MEETING_TOOL_NAME = "book_sales_meeting"
 # The agent's knowledge tool is named for its backend (e.g. "unleash_search_knowledge").

@@ -17,7 +17,9 @@ FIFTEEN_DAYS_SECONDS = 15 * 24 * 60 * 60
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Cold start: a function loads one of these models, at init; built when first validated (in `load_settings`),
+    # the other three are never built.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     stage: str = "local"
     log_level: str = "INFO"

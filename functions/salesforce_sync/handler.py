@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
-from functions.common.lambda_kit import lambda_kit
+from functions.common.lambda_kit import TRACED_LIBRARIES, lambda_kit
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
 from functions.common.settings import salesforce_sync_settings
 from functions.salesforce_sync.logic import sync_session
@@ -26,6 +26,7 @@ kit = lambda_kit(
     stage=settings.stage,
     idempotency_table=settings.idempotency_table,
     idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
+    traced_libraries=(*TRACED_LIBRARIES, "requests"),  # simple-salesforce calls Salesforce through requests
 )
 logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
-from functions.common.record import Industry
+from functions.common.record_parts import Industry  # not from record: see record_parts (cold start)
 from functions.common.salesforce import SalesforceCallError, SalesforceGateway
 from functions.common.sanitise import plain_text, single_line, truncate
 from functions.common.settings import SalesforceSyncSettings
