@@ -38,6 +38,8 @@ import boto3
 import yaml
 from botocore.config import Config
 
+from voice_analytics.cfn import condition_value
+
 logger = logging.getLogger("local.stack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -223,25 +225,7 @@ _NO_VALUE = object()
 
 def _static_condition(cfn: Mapping[str, Any], name: str, values: Mapping[str, str]) -> bool:
     """A template condition, evaluated from parameter values only (what CloudFormation does at deploy time)."""
-
-    def evaluate(node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Ref":
-                return values.get(arg, _PSEUDO.get(arg, arg))
-            if key == "Fn::Equals":
-                return str(evaluate(arg[0])) == str(evaluate(arg[1]))
-            if key == "Fn::Not":
-                return not evaluate(arg[0])
-            if key == "Fn::And":
-                return all(evaluate(item) for item in arg)
-            if key == "Fn::Or":
-                return any(evaluate(item) for item in arg)
-            if key == "Condition":
-                return evaluate(cfn["Conditions"][arg])
-        return node
-
-    return bool(evaluate(cfn["Conditions"][name]))
+    return condition_value(cfn["Conditions"], name, {**_PSEUDO, **values})
 
 
 def _fold_if(node: Any, conditions: Mapping[str, bool]) -> Any:

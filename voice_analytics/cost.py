@@ -27,6 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from voice_analytics.cfn import condition_value
+
 DAYS_PER_MONTH = 30.4
 HOURS_PER_MONTH = DAYS_PER_MONTH * 24
 MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
@@ -56,7 +58,7 @@ FAR_END_MS = {
     "hot_lead_alert": 40.0,  # SNS publish + 2 DynamoDB writes
 }
 DEFAULT_COMPUTE_MS = {"score_lead": 15.0, "salesforce_sync": 10.0, "amplitude_events": 10.0, "hot_lead_alert": 5.0}
-DEFAULT_BATCHING_WINDOW_S = {"score_lead": 1.0, "salesforce_sync": 5.0, "amplitude_events": 5.0, "hot_lead_alert": 0.0}
+DEFAULT_BATCHING_WINDOW_S = {"score_lead": 0.0, "salesforce_sync": 5.0, "amplitude_events": 5.0, "hot_lead_alert": 0.0}
 
 SentWith = Literal["session", "hot lead", "failure"]
 
@@ -145,24 +147,7 @@ def _at_parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
     no_value = object()
 
     def condition(name: str) -> bool:
-        return bool(evaluate(template["Conditions"][name]))
-
-    def evaluate(node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Ref":
-                return defaults.get(arg, arg)
-            if key == "Fn::Equals":
-                return str(evaluate(arg[0])) == str(evaluate(arg[1]))
-            if key == "Fn::Not":
-                return not evaluate(arg[0])
-            if key == "Fn::And":
-                return all(evaluate(item) for item in arg)
-            if key == "Fn::Or":
-                return any(evaluate(item) for item in arg)
-            if key == "Condition":
-                return condition(arg)
-        return node
+        return condition_value(template["Conditions"], name, defaults)
 
     def fold(node: Any) -> Any:
         if isinstance(node, list):
