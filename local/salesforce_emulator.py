@@ -1050,6 +1050,9 @@ class SalesforceEmulator(LoopbackEmulator):
         self.org_id = _make_id("00D", next(self._id_numbers))
         self.user_id = _make_id("005", next(self._id_numbers))
         self._records: dict[str, dict[str, dict[str, Any]]] = {spec.name: {} for spec in _SCHEMAS.values()}
+        # (sobject, unique or external id field) -> normalised value -> record ids: lookups by external id stay
+        # O(1) however many records there are (a scan made a 10,000-session run quadratic).
+        self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._tokens: set[str] = set()
         self._faults: deque[_Fault] = deque()
         self._delays: deque[float] = deque()
@@ -1173,6 +1176,10 @@ class SalesforceEmulator(LoopbackEmulator):
             next_number = max(int(state.get("next_id_number") or 0), next(self._id_numbers))
             self._id_numbers = itertools.count(next_number)
             self._records = records
+            self._index = {}
+            for spec in _SCHEMAS.values():
+                for record in records[spec.name].values():
+                    self._index_record(spec, record, add=True)
 
     def fail_next(
         self, count: int, status: int = 503, error_code: str = "SERVER_UNAVAILABLE", message: str | None = None
@@ -1496,6 +1503,10 @@ class SalesforceEmulator(LoopbackEmulator):
             record = self._records[spec.name].get(record_id) if record_id else None
             return [record] if record is not None else []
         wanted = value if fld.case_sensitive else value.lower()
+        if fld.unique or fld.external_id:
+            ids = self._index.get((spec.name, fld.name), {}).get(wanted, set())
+            if len(ids) <= 1:  # the usual case; several matches (a 300 answer) are listed in creation order below
+                return [self._records[spec.name][record_id] for record_id in ids]
         found = []
         for record in self._records[spec.name].values():
             stored = record.get(fld.name)
@@ -1613,7 +1624,21 @@ class SalesforceEmulator(LoopbackEmulator):
         record.update({name: value for name, value in values.items() if value is not None})
         self._compute(spec, record)
         self._records[spec.name][record_id] = record
+        self._index_record(spec, record, add=True)
         return record_id
+
+    def _index_record(self, spec: SObjectSpec, record: Mapping[str, Any], *, add: bool) -> None:
+        """Add the record's unique and external id values to the index, or remove them; the caller holds the lock."""
+        for fld in spec.fields:
+            if not (fld.unique or fld.external_id) or record.get(fld.name) is None:
+                continue
+            value = str(record[fld.name])
+            key = value if fld.case_sensitive else value.lower()
+            ids = self._index.setdefault((spec.name, fld.name), {}).setdefault(key, set())
+            if add:
+                ids.add(record["Id"])
+            else:
+                ids.discard(record["Id"])
 
     @staticmethod
     def _compute(spec: SObjectSpec, record: dict[str, Any]) -> None:
@@ -1621,10 +1646,12 @@ class SalesforceEmulator(LoopbackEmulator):
             record["Name"] = " ".join(part for part in (record.get("FirstName"), record.get("LastName")) if part)
 
     def _apply_update(self, spec: SObjectSpec, record: dict[str, Any], values: Mapping[str, Any]) -> None:
+        self._index_record(spec, record, add=False)
         record.update(values)
         now = _timestamp(datetime.now(UTC))
         record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self.user_id)
         self._compute(spec, record)
+        self._index_record(spec, record, add=True)
 
     def _create(self, spec: SObjectSpec, body: bytes) -> _Response:
         values = self._parse_fields(spec, self._body(spec, body), creating=True)
@@ -1658,8 +1685,10 @@ class SalesforceEmulator(LoopbackEmulator):
 
     def _delete(self, spec: SObjectSpec, record_id: str) -> _Response:
         with self._lock:
-            if self._records[spec.name].pop(record_id, None) is None:
+            record = self._records[spec.name].pop(record_id, None)
+            if record is None:
                 raise _not_found("entity is deleted")
+            self._index_record(spec, record, add=False)
         return _Response(204)
 
     def _upsert(self, spec: SObjectSpec, version: str, field_name: str, value: str, body: bytes) -> _Response:

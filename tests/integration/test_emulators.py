@@ -562,3 +562,23 @@ def test_http_v2_validation_bodies(amplitude_emulator: AmplitudeEmulator) -> Non
     big = {**good, "event_properties": {"transcript": "x" * (1024 * 1024)}}
     assert post(amplitude_emulator, {"api_key": API_KEY, "events": [big]})[0] == 413
     assert amplitude_emulator.events == [good]
+
+
+def test_external_id_lookups_follow_updates_deletes_and_loaded_state(
+    salesforce: SalesforceEmulator, sf: Salesforce
+) -> None:
+    sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD)
+    [lead] = salesforce.records("Lead")
+    sf.Lead.update(lead["Id"], {"Voice_Lead_Key__c": "moved-key"})
+
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Lead.get_by_custom_id("Voice_Lead_Key__c", LEAD_KEY)
+    assert sf.Lead.get_by_custom_id("Voice_Lead_Key__c", "MOVED-KEY")["Id"] == lead["Id"]  # not case-sensitive
+
+    state = salesforce.export_state()
+    sf.Lead.delete(lead["Id"])
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Lead.get_by_custom_id("Voice_Lead_Key__c", "moved-key")
+
+    salesforce.load_state(state)
+    assert sf.Lead.get_by_custom_id("Voice_Lead_Key__c", "moved-key")["Id"] == lead["Id"]
