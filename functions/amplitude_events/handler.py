@@ -20,13 +20,7 @@ CONSUMER = "amplitude_events"
 SECRET_MAX_AGE_SECONDS = 300
 
 settings = amplitude_events_settings()
-kit = lambda_kit(
-    CONSUMER,
-    log_level=settings.log_level,
-    stage=settings.stage,
-    idempotency_table=settings.idempotency_table,
-    idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
-)
+kit = lambda_kit(CONSUMER, settings)
 logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 

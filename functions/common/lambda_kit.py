@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -66,23 +66,30 @@ class LambdaKit:
 TRACED_LIBRARIES: tuple[str, ...] = ("botocore",)
 
 
+class KitSettings(Protocol):
+    """What the kit reads from a function's settings (every model of functions/common/settings.py has it)."""
+
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def idempotency_table(self) -> str: ...
+    @property
+    def idempotency_expiry_seconds(self) -> int: ...
+
+
 def lambda_kit(
-    consumer: str,
-    *,
-    log_level: str,
-    stage: str,
-    idempotency_table: str,
-    idempotency_expiry_seconds: int,
-    traced_libraries: tuple[str, ...] = TRACED_LIBRARIES,
+    consumer: str, settings: KitSettings, *, traced_libraries: tuple[str, ...] = TRACED_LIBRARIES
 ) -> LambdaKit:
     metrics = Metrics()
-    metrics.set_default_dimensions(stage=stage)
+    metrics.set_default_dimensions(stage=settings.stage)
     return LambdaKit(
         consumer=consumer,
-        logger=function_logger(log_level),
+        logger=function_logger(settings.log_level),
         tracer=Tracer(patch_modules=traced_libraries),
         metrics=metrics,
         processor=BatchProcessor(event_type=EventType.SQS),
-        idempotency_config=IdempotencyConfig(expires_after_seconds=idempotency_expiry_seconds),
-        persistence=DynamoDBPersistenceLayer(table_name=idempotency_table),
+        idempotency_config=IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds),
+        persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
     )

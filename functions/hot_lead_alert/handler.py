@@ -17,13 +17,7 @@ from functions.hot_lead_alert.logic import compose_alert, publish_alert
 CONSUMER = "hot_lead_alert"
 
 settings = hot_lead_alert_settings()
-kit = lambda_kit(
-    CONSUMER,
-    log_level=settings.log_level,
-    stage=settings.stage,
-    idempotency_table=settings.idempotency_table,
-    idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
-)
+kit = lambda_kit(CONSUMER, settings)
 logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 

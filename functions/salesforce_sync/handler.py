@@ -22,10 +22,7 @@ SECRET_MAX_AGE_SECONDS = 300
 settings = salesforce_sync_settings()
 kit = lambda_kit(
     CONSUMER,
-    log_level=settings.log_level,
-    stage=settings.stage,
-    idempotency_table=settings.idempotency_table,
-    idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
+    settings,
     traced_libraries=(*TRACED_LIBRARIES, "requests"),  # simple-salesforce calls Salesforce through requests
 )
 logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics

@@ -22,13 +22,7 @@ from functions.score_lead.storage import ObjectMissingError, quarantine_object
 CONSUMER = "score_lead"
 
 settings = score_lead_settings()
-kit = lambda_kit(
-    CONSUMER,
-    log_level=settings.log_level,
-    stage=settings.stage,
-    idempotency_table=settings.idempotency_table,
-    idempotency_expiry_seconds=settings.idempotency_expiry_seconds,
-)
+kit = lambda_kit(CONSUMER, settings)
 logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 
