@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +28,14 @@ def example_record(**changes: Any) -> SessionRecord:
     data = example_record_data()
     data.update(changes)
     return parse_record(data, source="events/session_record_example.json")
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    """An SQS event shaped like events/*.json, one record per body, each with its own message id."""
+    template = load_event("lead_scored_sqs_event.json")["Records"][0]
+    records = []
+    for body in bodies:
+        record = copy.deepcopy(template)
+        record.update(messageId=str(uuid.uuid4()), body=body)
+        records.append(record)
+    return {"Records": records}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import uuid
@@ -15,24 +14,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from functions.common.record import partition_key
 from functions.score_lead.storage import gzip_ndjson
 from tests.integration.conftest import BUCKET, FakeLambdaContext, Handlers, LocalStack
-from tests.samples import example_record_data, load_event
+from tests.samples import example_record_data, load_event, sqs_event
 
 pytestmark = pytest.mark.integration
 
 
 def unique_session_id(prefix: str = "it") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def sqs_event(bodies: list[str]) -> dict[str, Any]:
-    """An SQS event shaped like events/*.json, one record per body, each with its own message id."""
-    template = load_event("lead_scored_sqs_event.json")["Records"][0]
-    records = []
-    for body in bodies:
-        record = copy.deepcopy(template)
-        record.update(messageId=str(uuid.uuid4()), body=body)
-        records.append(record)
-    return {"Records": records}
 
 
 def put_session(stack: LocalStack, session_id: str, **changes: Any) -> str:

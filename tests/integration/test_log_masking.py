@@ -8,7 +8,6 @@ in masked form), so a test cannot pass just because nothing was logged.
 
 from __future__ import annotations
 
-import copy
 import gzip
 import io
 import json
@@ -27,7 +26,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from functions.common.record import partition_key
 from functions.score_lead.storage import gzip_ndjson
 from tests.integration.conftest import BUCKET, FakeLambdaContext, Handlers, LocalStack
-from tests.samples import example_record_data, load_event
+from tests.log_format import EverythingFormatter
+from tests.samples import example_record_data, load_event, sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +37,6 @@ PHONE = "+1 415 555 0123"
 PHONE_ANY_FORM = re.compile(r"415\D{0,3}555\D{0,3}0123")
 # Library loggers whose records the handlers' process may write; botocore stays at its default (WARNING).
 LIBRARY_LOGGERS = ("aws_lambda_powertools", "amplitude", "simple_salesforce", "urllib3")
-_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class _EverythingFormatter(logging.Formatter):
-    """A record with its extras and traceback, as a JSON log format would show them."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
-        return f"{line} {json.dumps(extras, default=str)}" if extras else line
 
 
 @contextmanager
@@ -56,7 +46,7 @@ def captured_logs(logger: Logger) -> Iterator[io.StringIO]:
     own = logging.StreamHandler(stream)
     own.setFormatter(logger.registered_formatter)
     everything = logging.StreamHandler(stream)
-    everything.setFormatter(_EverythingFormatter("%(levelname)s %(name)s %(message)s"))
+    everything.setFormatter(EverythingFormatter("%(levelname)s %(name)s %(message)s"))
     # No SuppressFilter here (on Lambda, Powertools puts one on the runtime's root handler so that its records are
     # written once): the handlers' records reach this handler too, extras and all, which is the stricter test.
     root = logging.getLogger()
@@ -86,16 +76,6 @@ def assert_no_personal_data(output: str) -> None:
 def sip_session_id() -> str:
     """What a SIP room name becomes as a session id: the caller's number inside it (see agent/collector.py)."""
     return f"call-_-14155550123_{uuid.uuid4().hex[:8]}"
-
-
-def sqs_event(bodies: list[str]) -> dict[str, Any]:
-    template = load_event("lead_scored_sqs_event.json")["Records"][0]
-    records = []
-    for body in bodies:
-        record = copy.deepcopy(template)
-        record.update(messageId=str(uuid.uuid4()), body=body)
-        records.append(record)
-    return {"Records": records}
 
 
 def lead_scored_body(session_id: str, *, hot: bool = True) -> str:

@@ -24,27 +24,20 @@ from agent.scripted_llm import ConversationScript
 from agent.simulate import run_script
 from functions.common.record import RecordInvalidError, TranscriptMode
 from tests.agent_fixtures import folder_exporter, make_settings, stored_objects
+from tests.log_format import EverythingFormatter
 
 EMAIL = "dana.private@example.com"
 PHONE = "+1 415 555 0123"
 PHONE_ANY_FORM = re.compile(r"415\D{0,3}555\D{0,3}0123")
 # A SIP room name holding the caller's number (agent/collector.py safe_session_id replaces it by a hash).
 SESSION_ID = "call-_-14155550123_x7Yz"
-_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class _EverythingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
-        return f"{line} {json.dumps(extras, default=str)}" if extras else line
 
 
 @contextmanager
 def captured_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_EverythingFormatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(EverythingFormatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     levels = {name: logging.getLogger(name).level for name in ("", "agent", "livekit")}
     root.addHandler(handler)
