@@ -24,6 +24,13 @@ from tests.chromium import HEADLESS_FLAGS
 
 REPO = Path(__file__).resolve().parents[2]
 
+CHART_LABELS = [
+    "Score distribution",
+    "Signal coverage",
+    "Funnel",
+    "Tool success rate",
+    "Latency from session end (p50 / p95)",
+]
 CHART_COUNT = 5  # score distribution, signal coverage, funnel, tool success, latency
 VOID_ELEMENTS = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "wbr"}
 SVG_SELF_CLOSING = {"rect", "line", "path", "circle"}
@@ -163,13 +170,7 @@ def test_has_one_svg_per_chart_each_labelled() -> None:
 
     assert checker.tags.count("svg") == CHART_COUNT
     labels = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
-    assert labels == [
-        "Score distribution",
-        "Signal coverage",
-        "Funnel",
-        "Tool success rate",
-        "Latency from session end (p50 / p95)",
-    ]
+    assert labels == CHART_LABELS
 
 
 def test_is_self_contained() -> None:
@@ -400,13 +401,7 @@ def test_headless_chromium_shows_the_charts_and_the_headline_figures(chromium: s
     dom = result.stdout
     # The five charts, each an <svg> the browser parsed (the DOM is Chromium's serialisation, not our text).
     labels = re.findall(r'<svg [^>]*aria-label="([^"]+)"', dom)
-    assert labels == [
-        "Score distribution",
-        "Signal coverage",
-        "Funnel",
-        "Tool success rate",
-        "Latency from session end (p50 / p95)",
-    ]
+    assert labels == CHART_LABELS
     assert dom.count("<svg") == CHART_COUNT and dom.count("</svg>") == CHART_COUNT
     for svg in re.findall(r"<svg .*?</svg>", dom, re.DOTALL):  # each chart drew bars and labels
         assert svg.count("<path") >= 5 and svg.count("<text") >= 5, svg[:300]
