@@ -61,7 +61,7 @@ def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
 
     with ExitStack() as stack_of:
         stack_of.enter_context(_loopback_without_proxy())
-        stack = stack_of.enter_context(LocalStack())
+        stack = stack_of.enter_context(LocalStack(server="processes"))
         stack_of.enter_context(environment(stack.aws_environment()))
         salesforce = stack_of.enter_context(SalesforceEmulator())
         amplitude = stack_of.enter_context(AmplitudeEmulator())
@@ -97,13 +97,23 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def burst(pipeline: tuple[Any, ...], count: int, writers: int = 4, hot_every: int = 2) -> dict[str, Any]:
+def _scored_sessions(stack: Any, prefix: str) -> int:
+    """Distinct sessions of this burst with a scored object (a redelivered session is scored once)."""
+    bucket = stack.physical_id("SessionsBucket")
+    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="scored/")
+    return sum(f"/{prefix}-" in item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def burst(
+    pipeline: tuple[Any, ...], count: int, writers: int = 4, hot_every: int = 2, label: str = ""
+) -> dict[str, Any]:
     stack, runner, salesforce, _amplitude = pipeline
     score = runner.stats[_logical(stack, "score_lead")]
     scored_before, failed_before = score.records, score.failed_records
     tasks_before = len(salesforce.records("Task"))
     sink = _sink(stack)
-    payloads = list(_records(count, f"burst{count}", hot_every))
+    prefix = f"burst{count}{label}"
+    payloads = list(_records(count, prefix, hot_every))
     started = time.monotonic()
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(lambda item: sink.put(item[0], item[1], schema_version="1"), payloads))
@@ -111,7 +121,8 @@ def burst(pipeline: tuple[Any, ...], count: int, writers: int = 4, hot_every: in
     runner.drain(max(600.0, float(count)))
     elapsed = time.monotonic() - started
     hot = len([index for index in range(count) if index % hot_every == 0])
-    scored = (score.records - scored_before) - (score.failed_records - failed_before)
+    handled = (score.records - scored_before) - (score.failed_records - failed_before)
+    scored = _scored_sessions(stack, prefix)
     alerts = len(_alerts(stack))
     tasks = len(salesforce.records("Task")) - tasks_before
     return {
@@ -124,6 +135,10 @@ def burst(pipeline: tuple[Any, ...], count: int, writers: int = 4, hot_every: in
         "alerts": alerts,
         "salesforce_tasks": tasks,
         "scored": scored,
+        # Deliveries score_lead handled beyond one per session: at-least-once duplicates (e.g. a put the writer
+        # retried), answered from the idempotency record; one still in progress fails and comes back after the
+        # queue's visibility timeout (6 min), which then ends the burst.
+        "redelivered": handled - scored,
         "consistent": scored == count and alerts == hot and tasks == count,
         "handlers": _handler_figures(stack, runner),
     }
@@ -189,18 +204,28 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
 
 
 def run(
-    burst_sizes: tuple[int, ...] = (1000,), rate: float = 5.0, seconds: float = 60.0, concurrency: int = CONCURRENCY
+    burst_sizes: tuple[int, ...] = (1000,),
+    rate: float = 5.0,
+    seconds: float = 60.0,
+    concurrency: int = CONCURRENCY,
+    repeats: int = 3,
 ) -> dict[str, Any]:
+    """The first burst size runs `repeats` times (this machine's timings vary run to run; the figure is their
+    median, every run is kept); the others once."""
     # One local stack for every phase: moto's backends are per process, so a second stack would collide.
     with _local_pipeline(concurrency) as pipeline:
-        bursts = {str(size): burst(pipeline, size) for size in burst_sizes}
+        first_size, *other_sizes = burst_sizes
+        runs = [burst(pipeline, first_size, label=f"r{index}") for index in range(max(1, repeats))]
+        bursts = {str(first_size): sorted(runs, key=lambda one: one["sessions_per_s"])[len(runs) // 2]}
+        bursts.update({str(size): burst(pipeline, size) for size in other_sizes})
         figures = steady(pipeline, rate, seconds)
-    first = bursts[str(burst_sizes[0])]
     return {
         "sessions": [int(size) for size in bursts],
         "concurrency_per_function": concurrency,
         "bursts": bursts,
-        "sessions_per_s": first["sessions_per_s"],
+        "sessions_per_s": bursts[str(first_size)]["sessions_per_s"],
+        "sessions_per_s_runs": [one["sessions_per_s"] for one in runs],
+        "consistent_runs": all(one["consistent"] for one in runs),
         "steady": figures,
         "end_to_end_p50_ms": figures["end_to_end_p50_ms"],
         "end_to_end_p95_ms": figures["end_to_end_p95_ms"],
@@ -215,5 +240,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds, args.concurrency), indent=2))
+    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds, args.concurrency, args.repeats), indent=2))

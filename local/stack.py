@@ -1,7 +1,8 @@
 """The local AWS: moto in server mode on loopback, set up from `template.yaml` itself.
 
 How it comes up (`LocalStack.start()`):
-1. moto's `ThreadedMotoServer` starts on 127.0.0.1 and a free port.
+1. moto's `ThreadedMotoServer` starts on 127.0.0.1 and a free port: in this process (server="thread"), or in
+   child processes, one for DynamoDB and one for the rest (server="processes", local/moto_process.py).
 2. `template.yaml` is read (CloudFormation's short tags become their long form) and transformed to plain
    CloudFormation by the SAM translator, exactly as `sam deploy` would, with the local parameters below.
 3. `prepare_for_moto()` rewrites what moto's CloudFormation cannot take. This is the ONE place for
@@ -58,6 +59,7 @@ LOCAL_PARAMETERS: dict[str, str] = {"Stage": "local", "AlertEmail": "oncall@exam
 ARTIFACT_KEY = "functions/placeholder.zip"
 # What stands in for a reference to a resource moto cannot create (see prepare_for_moto).
 SKIPPED_PLACEHOLDER = "local-skipped-resource"
+SERVER_MODES = ("thread", "processes")
 # Fake credentials: moto accepts anything, and fixed values keep real ones out of reach.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -334,7 +336,13 @@ class LocalStack:
     # Logical id of each email subscription read back through the outbox queue -> its address.
     email_subscriptions: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    # "thread": moto in this process (tests hook it, start-up is quick); "processes": moto in a child process and
+    # DynamoDB in another (local/moto_process.py), for the benchmarks and the demo, where this process also runs
+    # the pollers and emulators and one GIL for all of them was the bottleneck.
+    server: str = "thread"
+    dynamodb_endpoint_url: str = ""
     _server: Any = None
+    _processes: list[Any] = field(default_factory=list)
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
@@ -349,15 +357,21 @@ class LocalStack:
         return f"{self.stack_name}-artifacts"
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
+        if self.server not in SERVER_MODES:
+            raise LocalStackError(f"server={self.server!r}: expected one of {', '.join(SERVER_MODES)}")
         # Loopback only: moto's default binds every interface.
         # werkzeug logs every request at INFO to stderr (thousands of lines a burst); warnings and errors stay.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port or free_port(), verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        if self.server == "thread":
+            from moto.server import ThreadedMotoServer
+
+            patch_moto_internals()
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port or free_port(), verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+        else:
+            self._start_server_processes()
         self._session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -375,6 +389,28 @@ class LocalStack:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        while self._processes:
+            self._processes.pop().stop()
+
+    def _start_server_processes(self) -> None:
+        from local.moto_process import MotoProcess
+
+        try:
+            main = MotoProcess(self.port or free_port(), f"moto-{self.stack_name}")
+            self._processes.append(main.start())
+            dynamodb = MotoProcess(free_port(), f"moto-dynamodb-{self.stack_name}")
+            self._processes.append(dynamodb.start())
+        except BaseException:
+            self.stop()
+            raise
+        self.endpoint_url = main.endpoint_url
+        self.dynamodb_endpoint_url = dynamodb.endpoint_url
+
+    def service_endpoint_url(self, service: str) -> str:
+        """Where `service` is served: DynamoDB's own server in server="processes", else the one endpoint."""
+        if service == "dynamodb" and self.dynamodb_endpoint_url:
+            return self.dynamodb_endpoint_url
+        return self.endpoint_url
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -386,18 +422,22 @@ class LocalStack:
         """A boto3 client on the local endpoint (cached; boto3 clients are thread-safe once made)."""
         if service not in self._clients:
             self._clients[service] = self._session.client(
-                service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
+                service, endpoint_url=self.service_endpoint_url(service), config=_CLIENT_CONFIG
             )
         return self._clients[service]
 
     def aws_environment(self) -> dict[str, str]:
         """What any process or handler needs to reach this stack: endpoint, region, fake credentials."""
-        return {
+        values = {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **FAKE_CREDENTIALS,
         }
+        if self.dynamodb_endpoint_url:
+            # boto3's per-service endpoint (botocore >= 1.31) wins over AWS_ENDPOINT_URL for DynamoDB clients.
+            values["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint_url
+        return values
 
     # -- deployment ------------------------------------------------------------------------------------------
 
@@ -449,15 +489,14 @@ class LocalStack:
             time.sleep(0.1)
 
     def _patch_moto_gaps(self) -> None:
-        """Everything moto leaves out, done with API calls (one moto-internal fix). The ONE place for such patches."""
-        # 0. moto's EventBridge drops "account" from events it delivers to SQS targets (its default input template
-        #    lacks it), while AWS always sends it and Powertools' EventBridgeModel requires it, so every consumer
-        #    would dead-letter every "Lead Scored" event. The server runs in this process: add the field to the
-        #    template moto formats deliveries with. Guarded, so a moto that fixed it is left alone.
-        _patch_moto_event_account()
-        _patch_moto_jsonpath_speed()
-        _patch_moto_sqs_receive_speed()
-        _patch_moto_request_overhead()
+        """Everything moto leaves out, done with API calls. The ONE place for such patches (the fixes inside moto's
+        server are `patch_moto_internals`, applied wherever the server runs)."""
+        # 0. Server processes: DynamoDB has a server of its own (see local/moto_process.py). The stack's tables were
+        #    created on the main server by CloudFormation; create them, from the template's properties, where the
+        #    functions reach DynamoDB, and delete the main server's copies, so a client on the wrong endpoint fails
+        #    loudly (ResourceNotFoundException) instead of writing to a table nothing reads.
+        if self.dynamodb_endpoint_url:
+            self._move_tables_to_dynamodb_server()
         # 1. The bucket's EventBridge switch (NotificationConfiguration.EventBridgeConfiguration) is not applied
         #    by moto's CloudFormation; without it no "Object Created" event reaches the default bus.
         for logical, props in self._resources_of_type("AWS::S3::Bucket"):
@@ -496,6 +535,18 @@ class LocalStack:
                 continue
             sns.subscribe(TopicArn=self.resolve(props["TopicArn"]), Protocol="sqs", Endpoint=outbox_arn)
             self.email_subscriptions[logical] = str(self.resolve(props["Endpoint"]))
+
+    def _move_tables_to_dynamodb_server(self) -> None:
+        main = self._session.client("dynamodb", endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+        for logical, props in self._resources_of_type("AWS::DynamoDB::Table"):
+            name = self.physical_id(logical)
+            definition = {
+                key: self.resolve(props[key])
+                for key in ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput")
+                if key in props
+            }
+            self.client("dynamodb").create_table(TableName=name, **definition)
+            main.delete_table(TableName=name)
 
     def create_secrets(self, values: Mapping[str, Mapping[str, Any]]) -> None:
         """Create Secrets Manager secrets (name -> JSON) that the template names as parameters but does not
@@ -716,6 +767,66 @@ class LocalStack:
                 logical = target["Fn::GetAtt"][0]
                 found[logical] = self.queue_url(logical)
         return found
+
+
+def patch_moto_internals() -> None:
+    """The fixes inside moto's server, applied in the process that runs it (this one in server="thread", the child
+    in server="processes"). Each is guarded, so a moto that changed the code it fixes is left alone.
+    - moto's EventBridge drops "account" from events it delivers to SQS targets (its default input template lacks
+      it), while AWS always sends it and Powertools' EventBridgeModel requires it, so every consumer would
+      dead-letter every "Lead Scored" event: the field is added to the template moto formats deliveries with.
+    - the speed fixes below (same results, less time per request)."""
+    _patch_moto_event_account()
+    _patch_moto_jsonpath_speed()
+    _patch_moto_sqs_receive_speed()
+    _patch_moto_sqs_receive_race()
+    _patch_moto_request_overhead()
+    _patch_moto_update_expression_parse()
+
+
+def _patch_moto_update_expression_parse() -> None:
+    """moto tokenises and parses an UpdateExpression twice per UpdateItem (request check, then update), and
+    Powertools' idempotency sends the same few expression strings on every record: a sixth of moto's DynamoDB time
+    in a burst. The parse result is only read (moto's validator deep-copies it before putting values in), so it is
+    memoised by expression text."""
+    try:
+        from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    make = getattr(UpdateExpressionParser, "make", None)
+    if make is None or getattr(make, "_local_fast", False):
+        return
+    cached = functools.lru_cache(maxsize=256)(make)
+    setattr(cached, "_local_fast", True)  # noqa: B010
+    setattr(UpdateExpressionParser, "make", staticmethod(cached))  # noqa: B010
+
+
+def _patch_moto_sqs_receive_race() -> None:
+    """moto's ReceiveMessage scans a queue and marks messages received without a lock, so two request threads
+    receiving from one queue can interleave between "is it visible" and "mark it received" and both return the
+    message. SQS does not hand one message to two receivers within its visibility timeout, and the runner has
+    several pollers a queue, so the scan now runs under the queue's own lock. That lock is the re-entrant one
+    moto's long poll waits on, and waiting releases it, so a waiting poller does not hold up the others. (The race
+    is rare; tests/integration/test_moto_processes.py checks the property, it has not caught moto without this.)"""
+    try:
+        from moto.sqs import models as sqs_models
+    except ImportError:
+        return
+    backend = sqs_models.SQSBackend
+    original = backend.receive_message
+    if getattr(original, "_local_locked", False) or not hasattr(sqs_models.Queue, "wait_for_messages"):
+        return
+
+    @functools.wraps(original)
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        lock = getattr(self.get_queue(queue_name), "_messages_lock", None)
+        if lock is None:
+            return original(self, queue_name, *args, **kwargs)
+        with lock:
+            return original(self, queue_name, *args, **kwargs)
+
+    setattr(receive_message, "_local_locked", True)  # noqa: B010
+    setattr(backend, "receive_message", receive_message)  # noqa: B010
 
 
 def _patch_moto_jsonpath_speed() -> None:

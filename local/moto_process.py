@@ -1,0 +1,86 @@
+"""moto's server in a process of its own (`LocalStack(server="processes")`).
+
+Why: in-process, moto answers every AWS call of the pipeline on the caller's interpreter, so its request threads,
+the runner's pollers, the writers and the Salesforce/Amplitude emulators all take turns on one GIL. Under a burst
+each moto call then waits behind the others (score_lead spent ~220 ms a record waiting, at ~8 sessions/s) while the
+second core stayed a third idle. In AWS each service scales on its own; here each server process gets its own
+interpreter, and DynamoDB (about a third of moto's time: Powertools' idempotency writes, whose expressions moto
+parses on every call) gets a server of its own, reached through boto3's per-service endpoint variable
+(AWS_ENDPOINT_URL_DYNAMODB), as a deployed function reaches the regional DynamoDB endpoint.
+
+The child applies the same moto fixes `LocalStack` applies in-process (`local.stack.patch_moto_internals`), then
+serves until its parent closes the pipe or dies (the pipe's EOF), so no server outlives the stack that started it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import Any
+
+READY = "ready"
+START_TIMEOUT_S = 60.0
+
+
+def _serve(port: int, conn: Connection) -> None:  # pragma: no cover - runs in the child process
+    from moto.server import ThreadedMotoServer
+
+    from local.stack import patch_moto_internals
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    patch_moto_internals()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    conn.send(READY)
+    try:
+        conn.recv()  # blocks until the parent closes its end (stop) or exits (EOF)
+    except EOFError:
+        pass
+    finally:
+        server.stop()
+
+
+class MotoProcess:
+    """One moto server in a child process on 127.0.0.1:`port`."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.port = port
+        self.name = name
+        self._process: Any = None
+        self._conn: Connection | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoProcess:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of the parent's threads
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(self.port, child), name=self.name, daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"moto server process {self.name!r} did not start within {START_TIMEOUT_S:.0f} s")
+        try:
+            message = parent.recv()
+        except EOFError:
+            message = None
+        if message != READY:
+            exit_code = self._process.exitcode
+            self.stop()
+            raise RuntimeError(f"moto server process {self.name!r} failed to start (exit code {exit_code})")
+        return self
+
+    def stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the child's recv() sees EOF and stops its server
+            self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(timeout=5)
+            self._process = None
