@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -35,7 +34,6 @@ def sender() -> AmplitudeSender:
 def send_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
     """Send a session's events once, keyed on the session id; insert_ids protect the rare double send."""
     count = send_session_events(detail, sender(), settings.amplitude_flush_timeout_seconds)
-    metrics.add_metric(name="AmplitudeEventsSent", unit=MetricUnit.Count, value=count)
     logger.info("Amplitude events accepted", extra={"session_id": session_id, "events": count})
     return {"session_id": session_id, "events": count}
 

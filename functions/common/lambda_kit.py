@@ -3,6 +3,7 @@ the batch processor, and idempotency keyed on the session id under the consumer'
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -59,6 +60,10 @@ class LambdaKit:
 
         return lambda_handler
 
+
+# The functions send custom metrics only for failures (the happy path is counted by AWS's own free metrics and the
+# logs, see docs/backend.md), so most invocations flush none, and Powertools warns on every empty flush.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 # What Tracer() would patch by default (X-Ray's patch_all) and these functions use: botocore, for every function.
 # patch_all also patches every other library it finds installed (requests and sqlite3 here), importing each at init

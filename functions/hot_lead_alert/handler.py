@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.aws import sns_client
@@ -25,7 +24,6 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 def alert_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
     """Publish the alert once per session, keyed on the session id."""
     message_id = publish_alert(sns_client(), settings.hot_lead_topic_arn, compose_alert(detail))
-    metrics.add_metric(name="HotLeadAlertsSent", unit=MetricUnit.Count, value=1)
     logger.info("Hot-lead alert published", extra={"session_id": session_id, "sns_message_id": message_id})
     return {"session_id": session_id, "sns_message_id": message_id}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -48,9 +47,6 @@ def gateway() -> SalesforceGateway:
 def sync_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
     """Sync a session once, keyed on the session id (never on the delivery's message id)."""
     outcome = sync_session(detail, gateway(), settings)
-    metrics.add_metric(
-        name="SalesforceLeadsSynced" if outcome.synced else "SalesforceLeadsSkipped", unit=MetricUnit.Count, value=1
-    )
     logger.info("Salesforce sync done", extra={"session_id": session_id, **outcome.as_dict()})
     return outcome.as_dict()
 

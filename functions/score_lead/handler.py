@@ -30,10 +30,6 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 def score_once(*, session_id: str, record: SessionRecord, source: S3Location) -> dict[str, Any]:
     """Score and publish a session once, keyed on the session id (never on the delivery's message id)."""
     detail = score_and_publish(record, source, settings, s3_client(), events_client())
-    metrics.add_metric(name="SessionsReceived", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="LeadsScored", unit=MetricUnit.Count, value=1)
-    if detail.hot:
-        metrics.add_metric(name="HotLeads", unit=MetricUnit.Count, value=1)
     return {"session_id": session_id, "score": detail.score, "grade": detail.grade, "hot": detail.hot}
 
 

@@ -813,3 +813,33 @@ def test_checkov_suppressions_are_per_resource_reviewed_and_justified(template: 
             assert len(skip["comment"].split()) >= 12, (name, skip["id"])  # a reason, not a shrug
             skips += 1
     assert skips == 27
+
+
+def _logged_messages(package: str) -> set[str]:
+    """The literal first arguments of logger.info(...) calls in a function package."""
+    messages = set()
+    for path in (ROOT / "functions" / package).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "info"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                messages.add(str(node.args[0].value))
+    return messages
+
+
+def test_outcomes_query_counts_messages_the_functions_log_in_their_own_log_groups(template: dict[str, Any]) -> None:
+    """The saved Logs Insights query stands in for the happy-path metrics: each message it filters on is one a
+    function logs, and it reads exactly the four functions' log groups."""
+    query = template["Resources"]["OutcomesPerHourQuery"]["Properties"]
+    (listed,) = re.findall(r"filter message in \[([^\]]*)\]", query["QueryString"])
+    filtered = set(json.loads(f"[{listed}]"))
+    packages = ("score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert")
+    logged = {message for package in packages for message in _logged_messages(package)}
+    assert filtered and filtered <= logged, filtered - logged
+    groups = {reference["Ref"] for reference in query["LogGroupNames"]}
+    log_groups = {logical for logical, body in template["Resources"].items() if body["Type"] == "AWS::Logs::LogGroup"}
+    assert groups == log_groups and len(groups) == 4

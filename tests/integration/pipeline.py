@@ -189,6 +189,15 @@ class Pipeline:
             total += sum(value) if isinstance(value, list) else float(value)
         return total
 
+    def log_count(self, function_logical_id: str, message: str, sid: str) -> int:
+        """How many of the function's log lines say `message` about session `sid` (its log file stands in for its
+        CloudWatch log group, which OutcomesPerHourQuery reads in AWS)."""
+        path = self.log_dir / f"{function_logical_id}.log"
+        if not path.exists():
+            return 0
+        lines = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
+        return sum(line.get("message") == message and line.get("session_id") == sid for line in lines)
+
     def stats(self, function_logical_id: str) -> tuple[int, int]:
         """(records delivered, records reported failed) so far for a function."""
         stat = self.runner.stats[function_logical_id]
