@@ -126,6 +126,12 @@ class Pipeline:
     def scored(self, sid: str) -> list[str]:
         return [key for key in self.keys("scored/") if key.endswith(f"/{sid}.json.gz")]
 
+    def scored_versions(self, sid: str) -> int:
+        """Versions of the session's scored object (the bucket is versioned; each scoring writes one)."""
+        (key,) = self.scored(sid)
+        versions = self.s3.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
+        return sum(version["Key"] == key for version in versions)
+
     def keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -188,15 +194,6 @@ class Pipeline:
                 continue
             total += sum(value) if isinstance(value, list) else float(value)
         return total
-
-    def log_count(self, function_logical_id: str, message: str, sid: str) -> int:
-        """How many of the function's log lines say `message` about session `sid` (its log file stands in for its
-        CloudWatch log group, which OutcomesPerHourQuery reads in AWS)."""
-        path = self.log_dir / f"{function_logical_id}.log"
-        if not path.exists():
-            return 0
-        lines = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
-        return sum(line.get("message") == message and line.get("session_id") == sid for line in lines)
 
     def stats(self, function_logical_id: str) -> tuple[int, int]:
         """(records delivered, records reported failed) so far for a function."""
