@@ -337,8 +337,8 @@ class LocalStack:
     email_subscriptions: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     # "thread": moto in this process (tests hook it, start-up is quick); "processes": moto in a child process and
-    # DynamoDB in another (local/moto_process.py), for the benchmarks and the demo, where this process also runs
-    # the pollers and emulators and one GIL for all of them was the bottleneck.
+    # DynamoDB in another (local/moto_process.py), for `make bench`, where this process also runs the pollers,
+    # writers and emulators and one GIL for all of them was the bottleneck.
     server: str = "thread"
     dynamodb_endpoint_url: str = ""
     _server: Any = None
@@ -542,7 +542,14 @@ class LocalStack:
             name = self.physical_id(logical)
             definition = {
                 key: self.resolve(props[key])
-                for key in ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput")
+                for key in (
+                    "KeySchema",
+                    "AttributeDefinitions",
+                    "BillingMode",
+                    "ProvisionedThroughput",
+                    "GlobalSecondaryIndexes",
+                    "LocalSecondaryIndexes",
+                )
                 if key in props
             }
             self.client("dynamodb").create_table(TableName=name, **definition)
