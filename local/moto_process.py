@@ -15,15 +15,16 @@ serves until its parent closes the pipe or dies (the pipe's EOF), so no server o
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
+
+from local.child_process import spawn_child, stop_child
 
 READY = "ready"
 START_TIMEOUT_S = 60.0
 
 
-def _serve(port: int, conn: Connection) -> None:  # pragma: no cover - runs in the child process
+def _serve(conn: Connection, port: int) -> None:  # pragma: no cover - runs in the child process
     from moto.server import ThreadedMotoServer
 
     from local.stack import patch_moto_internals
@@ -55,11 +56,7 @@ class MotoProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoProcess:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of the parent's threads
-        parent, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(self.port, child), name=self.name, daemon=True)
-        self._process.start()
-        child.close()
+        self._process, parent = spawn_child(_serve, (self.port,), self.name)
         self._conn = parent
         if not parent.poll(START_TIMEOUT_S):
             self.stop()
@@ -75,12 +72,5 @@ class MotoProcess:
         return self
 
     def stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()  # the child's recv() sees EOF and stops its server
-            self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=10)
-            if self._process.is_alive():
-                self._process.terminate()
-                self._process.join(timeout=5)
-            self._process = None
+        stop_child(self._process, self._conn, grace_s=10)  # the child's recv() sees EOF and stops its server
+        self._process, self._conn = None, None

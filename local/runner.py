@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing
 import os
 import sys
 import threading
@@ -49,6 +48,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, TextIO
 
+from local.child_process import spawn_child, stop_child
 from local.lambda_worker import LambdaContext
 from local.stack import REGION, EventSource, FunctionSpec, LocalStack
 
@@ -169,15 +169,11 @@ class _FunctionProcess:
         """Spawn the process and wait for its init phase; returns the init time in ms."""
         from local import lambda_worker
 
-        parent, child = multiprocessing.get_context("spawn").Pipe()
-        self._process = multiprocessing.get_context("spawn").Process(
-            target=lambda_worker.serve,
-            args=(child, self.spec.handler, self.environment, self.managed, str(self.log_path or "") or None),
-            name=f"lambda-{self.spec.logical_id}",
-            daemon=True,
+        self._process, parent = spawn_child(
+            lambda_worker.serve,
+            (self.spec.handler, self.environment, self.managed, str(self.log_path or "") or None),
+            f"lambda-{self.spec.logical_id}",
         )
-        self._process.start()
-        child.close()
         self._conn = parent
         if not parent.poll(self.READY_TIMEOUT_S):
             self.stop()
@@ -215,15 +211,8 @@ class _FunctionProcess:
         return reply[1]
 
     def stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=2)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(timeout=5)
-            self._process = None
+        stop_child(self._process, self._conn, grace_s=2)
+        self._process, self._conn = None, None
 
 
 class LambdaRunner:
