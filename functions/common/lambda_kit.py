@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.common.aws import idempotency_dynamodb_client
 from functions.common.logs import function_logger, masked_failures
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -96,5 +97,7 @@ def lambda_kit(
         metrics=metrics,
         processor=BatchProcessor(event_type=EventType.SQS),
         idempotency_config=IdempotencyConfig(expires_after_seconds=settings.idempotency_expiry_seconds),
-        persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+        persistence=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=idempotency_dynamodb_client()
+        ),
     )
