@@ -4,7 +4,7 @@ The detail carries everything the three consumers need, so none of them reads S3
 under EventBridge's 256 KB limit (quotes and lists are truncated, see `MAX_DETAIL_BYTES`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (pydantic models: see functions/common/record_parts.py).
 
 import hashlib
 import json
@@ -168,7 +168,7 @@ def _quote(text: str) -> str:
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3] + "..."
 
 
-def _summarise_tool_calls(record: SessionRecord) -> list[ToolCallSummary]:
+def _summarise_tool_calls(record: "SessionRecord") -> list[ToolCallSummary]:
     summaries = []
     for call in record.tool_calls[:MAX_TOOL_CALLS]:
         query = call.arguments.get("query") if is_knowledge_search(call) else None
@@ -185,7 +185,7 @@ def _summarise_tool_calls(record: SessionRecord) -> list[ToolCallSummary]:
     return summaries
 
 
-def _usage(record: SessionRecord) -> UsageSummary:
+def _usage(record: "SessionRecord") -> UsageSummary:
     latency = record.latency
     return UsageSummary(
         llm_input_tokens=sum(item.input_tokens for item in record.usage.llm),
@@ -200,7 +200,7 @@ def _usage(record: SessionRecord) -> UsageSummary:
     )
 
 
-def _meeting(record: SessionRecord) -> Meeting:
+def _meeting(record: "SessionRecord") -> Meeting:
     call = booked_meeting(record)
     if call is None:
         return Meeting()
@@ -215,7 +215,7 @@ def _meeting(record: SessionRecord) -> Meeting:
 
 
 def build_lead_scored_detail(
-    record: SessionRecord,
+    record: "SessionRecord",
     score: LeadScore,
     session_object: S3Location,
     scored_object: S3Location,

@@ -4,7 +4,7 @@ These models are the single source of truth. `schemas/session-record.v1.json` is
 (`make schema`) and a test fails when the committed file drifts. Both sides validate with `parse_record`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (pydantic models: see functions/common/record_parts.py).
 
 import hashlib
 from datetime import datetime
@@ -75,7 +75,7 @@ class ToolCall(_Model):
     result_summary: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _failed_calls_say_why(self) -> ToolCall:
+    def _failed_calls_say_why(self) -> "ToolCall":
         if not self.success and not self.error:
             raise ValueError("a failed tool call must carry an error message")
         return self
@@ -149,7 +149,7 @@ class SessionRecord(_Model):
     transcript: list[Turn] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> SessionRecord:
+    def _consistent(self) -> "SessionRecord":
         if self.ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
         if self.transcript_mode is TranscriptMode.OFF and self.transcript:

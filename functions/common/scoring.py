@@ -4,7 +4,7 @@ Pure: no I/O, no AWS imports, so the agent, the functions and the tests can all 
 awarded comes with a reason a sales rep can read ("team of 12 (5+): +20").
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (pydantic models: see functions/common/record_parts.py).
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -53,7 +53,7 @@ def grade_for(score: int) -> Grade:
     return "D"
 
 
-def is_hot(record: SessionRecord, thresholds: HotThresholds) -> bool:
+def is_hot(record: "SessionRecord", thresholds: HotThresholds) -> bool:
     """Hot means a team or a document volume big enough for sales to call back today."""
     signals = record.signals
     big_team = signals.team_size is not None and signals.team_size >= thresholds.team_size
@@ -61,12 +61,12 @@ def is_hot(record: SessionRecord, thresholds: HotThresholds) -> bool:
     return big_team or big_volume
 
 
-def booked_meeting(record: SessionRecord) -> ToolCall | None:
+def booked_meeting(record: "SessionRecord") -> "ToolCall | None":
     """The first successful sales-meeting booking of the call, if any."""
     return next((call for call in record.tool_calls if call.name == MEETING_TOOL_NAME and call.success), None)
 
 
-def is_knowledge_search(call: ToolCall) -> bool:
+def is_knowledge_search(call: "ToolCall") -> bool:
     return call.name.endswith(KNOWLEDGE_TOOL_SUFFIX)
 
 
@@ -88,7 +88,7 @@ def _volume_points(volume: int, thresholds: HotThresholds) -> int:
     return 5 if volume > 0 else 0
 
 
-def score_by_rules(record: SessionRecord, thresholds: HotThresholds) -> LeadScore:
+def score_by_rules(record: "SessionRecord", thresholds: HotThresholds) -> LeadScore:
     """Score a session from its signals and outcome. Points: team 30, volume 30, integrations 10,
     urgency 10, industry 5, meeting booked 10, email given 5."""
     signals = record.signals

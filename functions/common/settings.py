@@ -5,7 +5,7 @@ SAM template sets every variable in AWS. pydantic-settings is not a dependency, 
 the small env-to-model mapping itself and pydantic does the type coercion ("5" -> 5, "false" -> False).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (pydantic models: see functions/common/record_parts.py).
 
 import os
 from functools import cache

@@ -4,7 +4,7 @@ The hot flag always comes from the rules: it is a business threshold, not an opi
 proposes the score and the reasons; anything it returns that is not the expected JSON is discarded.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (pydantic models: see functions/common/record_parts.py).
 
 import json
 import re
