@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.aws import sns_client
+from functions.common.cold_start import init_done
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import lambda_kit
@@ -44,3 +45,5 @@ def record_handler(record: SQSRecord) -> None:
 
 
 lambda_handler = kit.sqs_handler(record_handler)
+
+init_done()  # the last statement of init: see functions/common/cold_start.py
