@@ -784,6 +784,7 @@ def patch_moto_internals() -> None:
       dead-letter every "Lead Scored" event: the field is added to the template moto formats deliveries with.
     - the speed fixes below (same results, less time per request)."""
     _patch_moto_event_account()
+    _patch_moto_event_delivery_errors()
     _patch_moto_jsonpath_speed()
     _patch_moto_sqs_receive_speed()
     _patch_moto_sqs_receive_race()
@@ -901,6 +902,38 @@ def _patch_moto_request_overhead() -> None:
     if getattr(responses, "method_names_from_class", None) is utils.method_names_from_class:
         cached = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
         setattr(responses, "method_names_from_class", cached)  # noqa: B010
+
+
+def _patch_moto_event_delivery_errors() -> None:
+    """moto delivers S3's "Object Created" events to EventBridge rules inside a bare `except: pass` (in AWS the
+    delivery is asynchronous), so an error there loses the event without a trace. A rule's delivery that raises is
+    now logged, with the event's source and object key, before moto swallows it: a session that never reaches
+    score_lead shows up in the log instead of only in a count."""
+    try:
+        from moto.events.models import Rule
+    except ImportError:
+        return
+    original = Rule.send_to_targets
+    if getattr(original, "_local_logged", False):
+        return
+
+    @functools.wraps(original)
+    def send_to_targets(self: Any, original_event: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, original_event, *args, **kwargs)
+        except Exception:
+            detail = original_event.get("detail") if isinstance(original_event, dict) else None
+            key = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
+            logger.exception(
+                "moto: rule %s failed to deliver a %s event (object %s); moto drops it",
+                getattr(self, "name", "?"),
+                original_event.get("source") if isinstance(original_event, dict) else "?",
+                key,
+            )
+            raise
+
+    setattr(send_to_targets, "_local_logged", True)  # noqa: B010
+    setattr(Rule, "send_to_targets", send_to_targets)  # noqa: B010
 
 
 def _patch_moto_event_account() -> None:
