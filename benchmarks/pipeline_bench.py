@@ -30,12 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "events" / "session_record_example.json"
 # Execution environments per function (Lambda scales SQS consumers out; here, processes on this machine's cores).
 CONCURRENCY = 2
+# score_lead's default (functions/common/settings.py), which the local stack runs with.
+SCORED_PREFIX = "scored"
 # Unscored sessions named (and checked for their session object) in a burst's figures.
 MAX_UNSCORED_CHECKED = 50
 
 
-def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, bytes]]:
-    """(key, gzip body) for synthetic sessions; every `hot_every`-th one is hot (team of 12), others cold."""
+def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str, bytes]]:
+    """(key, key of its scored object, gzip body) for synthetic sessions; every `hot_every`-th one is hot (team of
+    12), others cold. The scored key comes from the record, as score_lead derives it."""
     from agent.exporter import encode_record
     from functions.common.record import parse_record
 
@@ -50,7 +53,7 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, byt
         if index % hot_every:
             raw["signals"] = {**raw["signals"], "team_size": 2, "monthly_volume": 10, "evidence": []}
         record = parse_record(raw, source=raw["session_id"])
-        yield record.object_key(), encode_record(record)
+        yield record.object_key(), record.object_key(SCORED_PREFIX), encode_record(record)
 
 
 @contextmanager
@@ -102,14 +105,15 @@ def _percentile(values: list[float], fraction: float) -> float:
 def _scored_sessions(stack: Any, prefix: str) -> set[str]:
     """Keys of this burst's scored objects (distinct: a redelivered session is scored once)."""
     bucket = stack.physical_id("SessionsBucket")
-    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="scored/")
+    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{SCORED_PREFIX}/")
     return {item["Key"] for page in pages for item in page.get("Contents", []) if f"/{prefix}-" in item["Key"]}
 
 
-def _unscored(stack: Any, session_keys: list[str], scored_keys: set[str]) -> dict[str, Any]:
+def _unscored(stack: Any, expected: list[tuple[str, str]], scored_keys: set[str]) -> dict[str, Any]:
     """The sessions written but never scored, and whether each one's session object exists: tells a write that
-    never landed apart from an object whose event or message went missing on the way to score_lead."""
-    missing = [key for key in session_keys if "scored/" + key.removeprefix("sessions/") not in scored_keys]
+    never landed apart from an object whose event or message went missing on the way to score_lead. `expected`:
+    (session key, scored key) of every session written."""
+    missing = [key for key, scored_key in expected if scored_key not in scored_keys]
     bucket = stack.physical_id("SessionsBucket")
     s3 = stack.client("s3")
     present = [key for key in missing[:MAX_UNSCORED_CHECKED] if _exists(s3, bucket, key)]
@@ -138,7 +142,7 @@ def burst(
     payloads = list(_records(count, prefix, hot_every))
     started = time.monotonic()
     with ThreadPoolExecutor(writers) as pool:
-        outcomes = list(pool.map(lambda item: sink.put(item[0], item[1], schema_version="1"), payloads))
+        outcomes = list(pool.map(lambda item: sink.put(item[0], item[2], schema_version="1"), payloads))
     written_s = time.monotonic() - started
     runner.drain(max(600.0, float(count)))
     elapsed = time.monotonic() - started
@@ -158,7 +162,7 @@ def burst(
         "alerts": alerts,
         "salesforce_tasks": tasks,
         "scored": scored,
-        "unscored": _unscored(stack, [key for key, _ in payloads], scored_keys),
+        "unscored": _unscored(stack, [(key, scored_key) for key, scored_key, _ in payloads], scored_keys),
         # A put whose first attempt timed out and whose retry found the object there (412: the first one landed).
         "puts_found_existing": sum(outcome.name == "ALREADY_EXISTS" for outcome in outcomes),
         # Deliveries score_lead handled beyond one per session: at-least-once duplicates (e.g. a put the writer
@@ -210,7 +214,7 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
 
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
-        for index, (key, body) in enumerate(payloads):
+        for index, (key, _scored_key, body) in enumerate(payloads):
             delay = started + index / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
