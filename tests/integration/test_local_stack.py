@@ -135,6 +135,42 @@ def test_runner_deletes_successes_keeps_reported_failures_and_can_deliver_twice(
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
 
 
+def test_a_batching_window_gathers_records_that_trickle_in_with_a_few_receives(stack: LocalStack) -> None:
+    """MaximumBatchingWindowInSeconds: records arriving one by one within the window are invoked as ONE batch, as
+    soon as the batch is full, and gathered with a few receives (not one long poll per record)."""
+    sqs = stack.client("sqs")
+    source = next(s for s in stack.event_sources() if s.queue_logical_id == "HotLeadAlertQueue")
+    queue_url = sqs.create_queue(QueueName=f"window-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    batches: list[tuple[float, int]] = []
+    runner = LambdaRunner(stack)
+    runner.sources = [
+        dataclasses.replace(source, batch_size=10, batching_window_s=5, queue_url=queue_url, queue_arn=queue_arn)
+    ]
+    runner._handlers[source.function.logical_id] = lambda event, context: batches.append(
+        (time.monotonic(), len(event["Records"]))
+    )
+    receives: list[int] = []
+    receive = runner._receive
+
+    def counted(*args: Any) -> list[dict[str, Any]]:
+        messages = receive(*args)
+        if messages:
+            receives.append(len(messages))
+        return messages
+
+    runner._receive = counted  # type: ignore[method-assign,assignment]
+    with runner:
+        first_sent = time.monotonic()
+        for n in range(10):
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"n": n}))
+            time.sleep(0.05)
+        runner.drain(timeout=20)
+    assert [count for _, count in batches] == [10]
+    assert batches[0][0] - first_sent < 4, "the full batch waited for the end of the window"
+    assert sum(receives) == 10 and len(receives) <= 4, f"records per receive: {receives}"
+
+
 def _process_runner(stack: LocalStack, log_dir: Any, *, timeout_s: int = 30, **extra_env: str) -> LambdaRunner:
     """A process-isolated runner for the hot-lead queue whose function is tests/integration/worker_handlers.py."""
     source = next(s for s in stack.event_sources() if s.queue_logical_id == "HotLeadAlertQueue")
