@@ -790,6 +790,43 @@ def patch_moto_internals() -> None:
     _patch_moto_sqs_receive_race()
     _patch_moto_request_overhead()
     _patch_moto_update_expression_parse()
+    _patch_moto_condition_expression_lex()
+
+
+def _patch_moto_condition_expression_lex() -> None:
+    """moto lexes a ConditionExpression (six regular expressions tried per token) twice per conditional PutItem
+    (request check, then the write), and Powertools' idempotency sends the same expression on every record: a tenth
+    of moto's DynamoDB time in a burst. The tokens depend on the expression text alone, so they are memoised by it;
+    each call still gets new token nodes (a node carries a mutable `children` list), and the later parse stages,
+    which read the attribute names and values, run as before. An expression that fails to lex raises as before
+    (errors are not cached)."""
+    try:
+        from collections import deque
+
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+    except ImportError:
+        return
+    original = ConditionExpressionParser._lex_condition_expression
+    if getattr(original, "_local_fast", False):
+        return
+    node = ConditionExpressionParser.Node
+
+    @functools.lru_cache(maxsize=256)
+    def tokens(expression: str) -> tuple[tuple[str, str, str, Any], ...]:
+        lexed = original(ConditionExpressionParser(expression, None, None))
+        return tuple((n.nonterminal, n.kind, n.text, n.value) for n in lexed)
+
+    @functools.wraps(original)
+    def _lex_condition_expression(self: Any) -> Any:
+        if not isinstance(self.condition_expression, str):
+            return original(self)
+        return deque(
+            node(nonterminal=nonterminal, kind=kind, text=text, value=value, children=[])
+            for nonterminal, kind, text, value in tokens(self.condition_expression)
+        )
+
+    setattr(_lex_condition_expression, "_local_fast", True)  # noqa: B010
+    setattr(ConditionExpressionParser, "_lex_condition_expression", _lex_condition_expression)  # noqa: B010
 
 
 def _patch_moto_update_expression_parse() -> None:
