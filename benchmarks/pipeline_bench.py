@@ -120,6 +120,12 @@ def _unscored(stack: Any, expected: list[tuple[str, str]], scored_keys: set[str]
     return {"count": len(missing), "keys": missing[:MAX_UNSCORED_CHECKED], "with_session_object": present}
 
 
+def _dlq_depths(stack: Any) -> dict[str, int]:
+    from local.demo import Demo
+
+    return Demo._dlq_depths(stack)
+
+
 def _exists(s3: Any, bucket: str, key: str) -> bool:
     from botocore.exceptions import ClientError
 
@@ -137,6 +143,7 @@ def burst(
     score = runner.stats[_logical(stack, "score_lead")]
     scored_before, failed_before = score.records, score.failed_records
     tasks_before = len(salesforce.records("Task"))
+    dead_before = _dlq_depths(stack)
     sink = _sink(stack)
     prefix = f"burst{count}{label}"
     payloads = list(_records(count, prefix, hot_every))
@@ -152,6 +159,8 @@ def burst(
     scored = len(scored_keys)
     alerts = len(_alerts(stack))
     tasks = len(salesforce.records("Task")) - tasks_before
+    dead_lettered = {name: depth - dead_before.get(name, 0) for name, depth in _dlq_depths(stack).items()}
+    dead_lettered = {name: count for name, count in dead_lettered.items() if count}
     return {
         "sessions": count,
         "writers": writers,
@@ -169,7 +178,9 @@ def burst(
         # retried), answered from the idempotency record; one still in progress fails and comes back after the
         # queue's visibility timeout (6 min), which then ends the burst.
         "redelivered": handled - scored,
-        "consistent": scored == count and alerts == hot and tasks == count,
+        # Messages this burst moved to a dead-letter queue (after maxReceiveCount receives), by DLQ: none expected.
+        "dead_lettered": dead_lettered,
+        "consistent": scored == count and alerts == hot and tasks == count and not dead_lettered,
         "handlers": _handler_figures(stack, runner),
     }
 
