@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.amplitude_events.logic import send_session_events
@@ -14,6 +13,7 @@ from functions.common.cold_start import init_done
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import lambda_kit
+from functions.common.secrets import secrets_provider
 from functions.common.settings import amplitude_events_settings
 
 CONSUMER = "amplitude_events"
@@ -27,7 +27,7 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 @cache
 def sender() -> AmplitudeSender:
     """One SDK client per container (its worker threads are reused across invocations)."""
-    secret = parameters.get_secret(settings.amplitude_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    secret = secrets_provider().get(settings.amplitude_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     return AmplitudeSender(AmplitudeCredentials.model_validate(secret), settings.amplitude_max_retries)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.cold_start import init_done
@@ -13,6 +12,7 @@ from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import TRACED_LIBRARIES, lambda_kit
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
+from functions.common.secrets import secrets_provider
 from functions.common.settings import salesforce_sync_settings
 from functions.salesforce_sync.logic import sync_session
 
@@ -29,7 +29,7 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 
 def credentials() -> SalesforceCredentials:
-    secret = parameters.get_secret(settings.salesforce_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    secret = secrets_provider().get(settings.salesforce_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     return SalesforceCredentials.model_validate(secret)
 
 
