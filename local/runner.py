@@ -59,7 +59,7 @@ SQS_MAX_RECEIVE = 10
 POLL_WAIT_SECONDS = 1
 # While a batching window is open: how long to let records accumulate between two receives. A long poll returns
 # as soon as ONE record is there, so in a burst it gathered a batch one record per receive (one ReceiveMessage per
-# record and consumer, a fifth of moto's requests); after a pause a receive takes what arrived meanwhile.
+# record for each consumer with a window); after a pause a receive takes what arrived meanwhile.
 GATHER_INTERVAL_SECONDS = 0.5
 _FUNCTION_PACKAGE = "functions"
 
