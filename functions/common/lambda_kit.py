@@ -89,11 +89,7 @@ def lambda_kit(
     consumer: str, settings: KitSettings, *, traced_libraries: tuple[str, ...] = TRACED_LIBRARIES
 ) -> LambdaKit:
     metrics = Metrics()
-    # Powertools' metric state is shared by every Metrics() of a process: in Lambda the module is imported once, but
-    # a process that imports several handlers (the tests, the local runner) would re-add the same dimension, which
-    # Powertools warns about as an overwrite.
-    if metrics.default_dimensions.get("stage") != settings.stage:
-        metrics.set_default_dimensions(stage=settings.stage)
+    metrics.set_default_dimensions(stage=settings.stage)
     return LambdaKit(
         consumer=consumer,
         logger=function_logger(settings.log_level),
