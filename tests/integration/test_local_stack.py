@@ -168,7 +168,8 @@ def test_a_batching_window_gathers_records_that_trickle_in_with_a_few_receives(s
         runner.drain(timeout=20)
     assert [count for _, count in batches] == [10]
     assert batches[0][0] - first_sent < 4, "the full batch waited for the end of the window"
-    assert sum(receives) == 10 and len(receives) <= 4, f"records per receive: {receives}"
+    # One receive per record before the change (10); 2-4 here, with room for a slow machine's sends.
+    assert sum(receives) == 10 and len(receives) <= 6, f"records per receive: {receives}"
 
 
 def _process_runner(stack: LocalStack, log_dir: Any, *, timeout_s: int = 30, **extra_env: str) -> LambdaRunner:
