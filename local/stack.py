@@ -29,7 +29,7 @@ import re
 import socket
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -862,17 +862,24 @@ def _patch_moto_sqs_receive_race() -> None:
     original = backend.receive_message
     if getattr(original, "_local_locked", False) or not hasattr(sqs_models.Queue, "wait_for_messages"):
         return
+    locked = _under_queue_lock(original, lambda backend, queue_name, *_: backend.get_queue(queue_name))
+    setattr(backend, "receive_message", locked)  # noqa: B010
+
+
+def _under_queue_lock(original: Callable[..., Any], queue_of: Callable[..., Any]) -> Callable[..., Any]:
+    """`original` (a moto SQS method) run under the lock of the queue `queue_of(self, *args)` names: the re-entrant
+    `_messages_lock` that SendMessage and the long poll use. A moto without that lock is called as it is."""
 
     @functools.wraps(original)
-    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        lock = getattr(self.get_queue(queue_name), "_messages_lock", None)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        lock = getattr(queue_of(self, *args), "_messages_lock", None)
         if lock is None:
-            return original(self, queue_name, *args, **kwargs)
+            return original(self, *args, **kwargs)
         with lock:
-            return original(self, queue_name, *args, **kwargs)
+            return original(self, *args, **kwargs)
 
-    setattr(receive_message, "_local_locked", True)  # noqa: B010
-    setattr(backend, "receive_message", receive_message)  # noqa: B010
+    setattr(locked, "_local_locked", True)  # noqa: B010
+    return locked
 
 
 def _patch_moto_sqs_delete_race() -> None:
@@ -891,17 +898,7 @@ def _patch_moto_sqs_delete_race() -> None:
     original = queue.delete_message
     if getattr(original, "_local_locked", False):
         return
-
-    @functools.wraps(original)
-    def delete_message(self: Any, receipt_handle: str) -> None:
-        lock = getattr(self, "_messages_lock", None)
-        if lock is None:
-            return original(self, receipt_handle)
-        with lock:
-            return original(self, receipt_handle)
-
-    setattr(delete_message, "_local_locked", True)  # noqa: B010
-    setattr(queue, "delete_message", delete_message)  # noqa: B010
+    setattr(queue, "delete_message", _under_queue_lock(original, lambda queue, *_: queue))  # noqa: B010
 
 
 def _patch_moto_jsonpath_speed() -> None:
