@@ -26,12 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from functions.common.settings import ScoreLeadSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "events" / "session_record_example.json"
 # Execution environments per function (Lambda scales SQS consumers out; here, processes on this machine's cores).
 CONCURRENCY = 2
-# score_lead's default (functions/common/settings.py), which the local stack runs with.
-SCORED_PREFIX = "scored"
+# score_lead's default prefix for scored objects, which the local stack runs with (the template does not set it).
+SCORED_PREFIX: str = ScoreLeadSettings.model_fields["scored_prefix"].default
 # Unscored sessions named (and checked for their session object) in a burst's figures.
 MAX_UNSCORED_CHECKED = 50
 
