@@ -355,6 +355,16 @@ def cost(
         f"{BASIS_ALWAYS_FREE} ${verdict['with_always_free_allowances_usd']:,.2f}, "
         f"{met(verdict['met_with_always_free_allowances'])}."
     )
+    console.print(
+        f"The flow alone ({', '.join(verdict['flow_floor_items'])}) costs "
+        f"${verdict['flow_floor_with_always_free_allowances_usd']:,.2f} {BASIS_ALWAYS_FREE}: "
+        + (
+            "the target is within reach of operating choices (dashboard, alarms, tracing, secrets, queries)."
+            if verdict["reachable_without_changing_the_flow"]
+            else "no operating choice (no dashboard, alarms, tracing, secrets or queries) reaches the target "
+            "without changing the flow itself."
+        )
+    )
     console.print(f"LIST PRICE TOTAL = {BASIS_LIST}: every request, metric, alarm and dashboard paid for.")
     console.print(f"ALWAYS FREE TOTAL = {BASIS_ALWAYS_FREE}: {note}")
     console.print(

@@ -196,10 +196,26 @@ def test_both_bases_and_the_target_verdict_are_reported() -> None:
     )
 
 
+def test_the_flow_floor_is_the_flows_own_lines_on_the_always_free_basis() -> None:
+    verdict = target_verdict(Assumptions())
+    free = monthly_cost(TARGET_SESSIONS_PER_DAY, Assumptions(), free_tier=True)
+    lines = {**free["variable_usd"], **free["fixed_usd"]}
+    assert set(verdict["flow_floor_items"]) <= set(lines)
+    # Operating choices (dashboard, alarms, tracing, secrets, Athena) are not part of the floor.
+    assert not {"cloudwatch_dashboard", "cloudwatch_alarms", "xray", "secrets_manager_secrets", "athena"} & set(
+        verdict["flow_floor_items"]
+    )
+    floor = verdict["flow_floor_with_always_free_allowances_usd"]
+    assert floor == round(sum(lines[name] for name in verdict["flow_floor_items"]), 2)
+    assert 0 < floor < free["total_usd"]
+    assert verdict["reachable_without_changing_the_flow"] == (floor <= TARGET_MONTHLY_USD)
+
+
 def test_cost_command_shows_both_bases_and_says_which_is_which() -> None:
     result = CliRunner().invoke(app, ["cost", "-n", "1000"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "LIST PRICE TOTAL" in result.output and "ALWAYS FREE TOTAL" in result.output
     assert f"Target <= ${TARGET_MONTHLY_USD:.2f}/month at {TARGET_SESSIONS_PER_DAY:,} sessions/day" in result.output
+    assert "The flow alone" in result.output
     assert BASIS_LIST in result.output and BASIS_ALWAYS_FREE in result.output
     assert "never expire" in result.output and "only user" in result.output
