@@ -1548,7 +1548,9 @@ _NORMALISE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—
 
 def detect(utterance: str) -> Detection:
     """Detect the signals in one utterance. Pure, no I/O; linear in the length of the text."""
-    text = utterance[:MAX_UTTERANCE_CHARS].lower().translate(_NORMALISE)
+    text = utterance[:MAX_UTTERANCE_CHARS].lower()
+    if not text.isascii():  # every character _NORMALISE maps is non-ASCII; isascii() is a flag check, translate a pass
+        text = text.translate(_NORMALISE)
     tokens = _TOKEN_RE.findall(text)
     found = Detection()
     if not tokens:

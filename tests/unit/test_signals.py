@@ -192,3 +192,18 @@ def test_adversarial_utterances_are_handled_without_error(text: str) -> None:
 
 def test_text_beyond_the_cap_is_ignored() -> None:
     assert detect("x " * (MAX_UTTERANCE_CHARS // 2) + "we are 50 people").team_size is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        # A curly apostrophe must still negate: read as "isn", "t", it would report urgency.
+        ("it isn\u2019t urgent at all", "it isn't urgent at all"),
+        # An em dash is a range: read as nothing, the evidence would say "5 10 people".
+        ("we\u2019re 5\u201410 people", "we're 5 - 10 people"),
+    ],
+)
+def test_typographic_characters_read_as_their_plain_forms(typed: str, plain: str) -> None:
+    assert not typed.isascii()
+    assert detect(typed).as_output() == detect(plain).as_output()
+    assert detect(typed).evidence == detect(plain).evidence
