@@ -2,8 +2,9 @@
 
 One implementation for both sides (the agent imports it too, so it stays free of Lambda-only packages):
 
-- `mask_text`: email addresses -> "[email]", phone numbers -> "[phone]". UUIDs (request, message and event ids)
-  and ISO dates and times are kept as they are, so log lines stay usable for correlation.
+- `mask_text`: email addresses -> "[email]", phone numbers -> "[phone]". UUIDs (request, message and event ids),
+  ISO dates and times, and AWS account ids in ARNs, queue URLs and bucket names are kept as they are, so log lines
+  stay usable for correlation and name the resources they are about.
 - `redact_transcript`: `mask_text` plus long digit runs (codes, account and card numbers) -> "[number]", for
   transcript lines in "redacted" mode.
 - `mask_data`: `mask_text` over every string in a JSON-like value, and "[redacted]" for the values of keys that
@@ -40,7 +41,15 @@ _PHONE = r"(?<![A-Za-z0-9])\+?\d(?:[ ().-]{0,2}\d){6,}(?![A-Za-z0-9])"
 # Identifiers and timestamps that look like digit runs but are not personal data; matched first and kept.
 _UUID = r"(?<![A-Za-z0-9-])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![A-Za-z0-9-])"
 _DATE_TIME = r"(?<![A-Za-z0-9])\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?!\d)"
-_PHONE_OR_KEPT = re.compile(f"(?P<kept>{_UUID}|{_DATE_TIME})|(?P<phone>{_PHONE})")
+# AWS account ids where AWS puts them: an ARN's account field, a queue URL's path, a bucket name before its region
+# (the template names the bucket voice-analytics-sessions-<stage>-<account>-<region>). They name the stack's own
+# resources, not a person, and a log line whose queue URL or object URI reads "[phone]" leads nowhere.
+_AWS_ACCOUNT = (
+    r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}(?=:)"
+    r"|(?<=\.amazonaws\.com/)\d{12}(?=/)"
+    r"|(?<![A-Za-z0-9])\d{12}(?=-(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:gov-|iso[a-z]*-)?[a-z]+-\d(?![0-9]))"
+)
+_PHONE_OR_KEPT = re.compile(f"(?P<kept>{_UUID}|{_DATE_TIME}|{_AWS_ACCOUNT})|(?P<phone>{_PHONE})")
 # Remaining long digit runs (codes, account and card numbers); short numbers like "12 people" stay readable.
 LONG_DIGITS = re.compile(r"\d{6,}")
 

@@ -52,10 +52,33 @@ def test_phone_numbers_in_any_format_are_masked(text: str) -> None:
         "trace 1-5759e988-bd862e3fe1be46a994272793",
         "team of 12, 300 contracts a month, 127.0.0.1:5000, 1234.5 ms",
         "insert id trial-call-0001:Voice Call Ended:0",
+        "s3://voice-analytics-sessions-prod-123456789012-us-east-1/scored/year=2026/month=11/day=20/a.json.gz",
+        "queue https://sqs.eu-west-1.amazonaws.com/123456789012/voice-analytics-score-prod-dlq",
+        "function arn:aws:lambda:us-east-1:123456789012:function:voice-analytics-score-lead-prod",
+        "topic arn:aws-us-gov:sns:us-gov-west-1:123456789012:hot-leads",
     ],
 )
 def test_identifiers_dates_and_small_numbers_are_kept(text: str) -> None:
     assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Twelve digits that are not where AWS puts an account id are still a phone number.
+        "call 441234567890 back",
+        "caller:441234567890:",
+        "sip_441234567890-us",
+        "https://example.com/441234567890/",
+        # An ARN or bucket keeps its account id, not a number elsewhere in it.
+        "arn:aws:sns:us-east-1:123456789012:call-+14155550123",
+        "s3://voice-analytics-sessions-prod-123456789012-us-east-1/sessions/+14155550123.json.gz",
+    ],
+)
+def test_digits_outside_an_aws_identifier_are_still_masked(text: str) -> None:
+    masked = mask_text(text)
+    assert "[phone]" in masked
+    assert "441234567890" not in masked and "4155550123" not in masked
 
 
 def test_emails_are_masked_and_transcripts_also_lose_long_digit_runs() -> None:
