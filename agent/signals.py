@@ -88,6 +88,7 @@ _LABEL_WORDS = frozenset(
     " ext suite unit apartment apt route grade season".split()
 )
 _CORRECTION_MARKERS = (("i", "mean"), ("or", "rather"), ("actually",), ("sorry",), ("correction",))
+_CORRECTION_FIRST = frozenset(marker[0] for marker in _CORRECTION_MARKERS)
 
 # Words after a number that leave its value alone: "300 or so", "20-ish", "50 plus", "about 40 give or take".
 _AFTER_NUMBER_ONE = frozenset({"+", "plus", "ish", "odd", "some", "or so"})
@@ -1004,6 +1005,8 @@ class _PhraseIndex:
                 by_pair.setdefault((tokens[0], tokens[1]), []).append((tokens, value))
         self._by_pair = {pair: sorted(entries, key=lambda e: -len(e[0])) for pair, entries in by_pair.items()}
         self.first_tokens = frozenset(self._single) | frozenset(first for first, _ in by_pair)
+        self.singles = frozenset(self._single)
+        self.first_pairs = frozenset(by_pair)
 
     def match_at(self, tokens: list[str], index: int) -> tuple[int, Any] | None:
         """The longest phrase starting at `index`: its length in tokens and its value."""
@@ -1033,6 +1036,11 @@ _KEYWORD_FIRST_TOKENS = (
     | _URGENCY_INDEX.first_tokens
     | _TEAM_PHRASE_INDEX.first_tokens
 )
+_KEYWORD_INDEXES = (_INTEGRATION_INDEX, _INDUSTRY_INDEX, _URGENCY_INDEX, _TEAM_PHRASE_INDEX)
+# Where any phrase can start: a one-token phrase, or the first two tokens of a longer one. Common words begin
+# phrases ("a", "i", "in", "it", "need"), and this check spares them the look-ups when the next token fits none.
+_KEYWORD_SINGLES = frozenset().union(*(index.singles for index in _KEYWORD_INDEXES))
+_KEYWORD_PAIRS = frozenset().union(*(index.first_pairs for index in _KEYWORD_INDEXES))
 # A keyword that names the caller's business only in some company: "our lawyer" is a person, "a store" a shop
 # while "store documents" is a verb. Token before / after that show the keyword is not about the caller.
 _INDUSTRY_NOT_AFTER = {
@@ -1393,6 +1401,8 @@ def _previous_word(tokens: list[str], start: int) -> str:
 
 def _correction(tokens: list[str], end: int) -> tuple[float, int] | None:
     """A self-correction after a signal: "two hundred employees i mean two hundred and fifty" gives 250."""
+    if end >= len(tokens) or tokens[end] not in _CORRECTION_FIRST:
+        return None  # most signals are followed by no marker: one set lookup instead of a slice per marker
     for marker in _CORRECTION_MARKERS:
         if tuple(tokens[end : end + len(marker)]) == marker:
             index = end + len(marker)
@@ -1472,7 +1482,13 @@ def _scan_keywords(tokens: list[str], present: frozenset[str], found: Detection)
     industry: tuple[int, int, Industry, str] | None = None
     team_phrase: tuple[int, str] | None = None
     urgency_seen = False
-    for index in [i for i, token in enumerate(tokens) if token in present]:
+    last = len(tokens) - 1
+    starts = [
+        i
+        for i, token in enumerate(tokens)
+        if token in present and (token in _KEYWORD_SINGLES or (i < last and (token, tokens[i + 1]) in _KEYWORD_PAIRS))
+    ]
+    for index in starts:
         token = tokens[index]
         if token in _INTEGRATION_FIRST and (hit := _INTEGRATION_INDEX.match_at(tokens, index)):
             name = hit[1]
