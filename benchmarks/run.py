@@ -27,6 +27,8 @@ TARGETS = {
     "signals.p99_us": ("<=", 100.0),
     "signals.adversarial_100k_ms": ("<", 50.0),
     "export.p99_ms": ("<", 100.0),
+    # Issue 4's figure: event-loop time of the collector's handlers per final utterance (median).
+    "collector.event_loop_us_per_utterance.p50": ("<", 50.0),
     "pipeline.sessions_per_s": (">=", 15.0),
     "pipeline.end_to_end_p95_ms": ("<", 1000.0),
     "cost_per_month_usd.1000": ("<=", 1.0),
