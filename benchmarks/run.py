@@ -134,8 +134,9 @@ def print_table(results: dict[str, Any]) -> None:
         table.add_row(path, value, check["target"], "yes" if check["met"] else "NO")
     Console().print(table)
     Console().print(
-        "floor: for a cold import, the library modules that import loads without the function's code; for the "
-        "cost, what the flow alone (S3, EventBridge, SQS and its idle polling, Lambda, DynamoDB, SNS) costs."
+        "floor: for a cold import, the part spent in library modules' bodies (self time under -X importtime), which "
+        "no change to the function's code removes; for the cost, what the flow alone (S3, EventBridge, SQS and its "
+        "idle polling, Lambda, DynamoDB, SNS) costs with always-free allowances."
     )
 
 
