@@ -1004,9 +1004,9 @@ class _PhraseIndex:
             else:
                 by_pair.setdefault((tokens[0], tokens[1]), []).append((tokens, value))
         self._by_pair = {pair: sorted(entries, key=lambda e: -len(e[0])) for pair, entries in by_pair.items()}
-        self.first_tokens = frozenset(self._single) | frozenset(first for first, _ in by_pair)
         self.singles = frozenset(self._single)
         self.first_pairs = frozenset(by_pair)
+        self.first_tokens = self.singles | frozenset(first for first, _ in self.first_pairs)
 
     def match_at(self, tokens: list[str], index: int) -> tuple[int, Any] | None:
         """The longest phrase starting at `index`: its length in tokens and its value."""
@@ -1030,13 +1030,8 @@ _INTEGRATION_FIRST = _INTEGRATION_INDEX.first_tokens
 _URGENCY_FIRST = _URGENCY_INDEX.first_tokens
 _INDUSTRY_FIRST = _INDUSTRY_INDEX.first_tokens
 _TEAM_PHRASE_FIRST = _TEAM_PHRASE_INDEX.first_tokens
-_KEYWORD_FIRST_TOKENS = (
-    _INTEGRATION_INDEX.first_tokens
-    | _INDUSTRY_INDEX.first_tokens
-    | _URGENCY_INDEX.first_tokens
-    | _TEAM_PHRASE_INDEX.first_tokens
-)
 _KEYWORD_INDEXES = (_INTEGRATION_INDEX, _INDUSTRY_INDEX, _URGENCY_INDEX, _TEAM_PHRASE_INDEX)
+_KEYWORD_FIRST_TOKENS = frozenset().union(*(index.first_tokens for index in _KEYWORD_INDEXES))
 # Where any phrase can start: a one-token phrase, or the first two tokens of a longer one. Common words begin
 # phrases ("a", "i", "in", "it", "need"), and this check spares them the look-ups when the next token fits none.
 _KEYWORD_SINGLES = frozenset().union(*(index.singles for index in _KEYWORD_INDEXES))
