@@ -1,4 +1,5 @@
-"""Precision and recall of the signal detector per field on the labelled set (`make eval`).
+"""`make eval`: precision and recall of the signal detector per field on the labelled set, then the transcript
+redaction's recall and false positives on the personal-data set (tests/evals/pii_eval.py).
 
 Scalar fields count a true positive when the detector gives the labelled value, a false positive when it
 gives a value the label does not have (or a different one), and a false negative when the label has a value
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.signals import detect
+from functions.common.redaction import redact_transcript
+from tests.evals import pii_eval
 
 EVAL_SET = Path(__file__).with_name("utterances.jsonl")
 FIELDS = ("team_size", "monthly_volume", "integrations", "urgency", "industry")
@@ -91,6 +94,7 @@ def main(argv: list[str]) -> int:
         if verbose:
             for miss in score.misses:
                 print(f"    {miss}")
+    failed |= not pii_eval.report(pii_eval.load_pii_set(), redact_transcript, verbose=verbose)
     return 1 if failed else 0
 
 
