@@ -89,6 +89,8 @@ _SEPARATOR = r"[\s,.;…\-–—()\[\]\"]{1,16}"
 # Spelled letters: "k", "double e", "k as in kilo", two or more in a row.
 _LETTER = rf"(?:(?:double|triple)\s+)?[a-z](?:\s+as\s+in\s+[a-z]+)?{_END}"
 _SPELLED_RUN = re.compile(rf"{_START}{_LETTER}(?:{_SEPARATOR}{_LETTER})+", re.I)
+_NOT_LETTERS = re.compile(r"[^a-z]")
+_DROP_SEPARATORS = str.maketrans("", "", ' \t\r\n,.;…-–—()[]"')
 _LETTER_PARTS = re.compile(rf"{_START}(?:(double|triple)\s+)?([a-z])(?:\s+as\s+in\s+[a-z]+)?{_END}", re.I)
 
 # A spelled run longer than this (in characters, "k as in kilo, " for one letter) spells no name worth looking for.
@@ -447,6 +449,9 @@ def number_spans(line: Line, *, transcript: bool) -> list[tuple[int, int, str]]:
     run: list[_Group] = []
 
     def close() -> None:
+        if len(run) == 1 and not (transcript and _cued(line, run[0].first)):  # one number alone: a count
+            run.clear()
+            return
         if any(group.kind != _LETTER_GROUP for group in run):
             groups = _trimmed(_merge_years(run), line)
             mask = _run_mask(line, groups, transcript=transcript)
@@ -499,7 +504,11 @@ def number_spans(line: Line, *, transcript: bool) -> list[tuple[int, int, str]]:
 
 def _letters(spelled: str) -> list[str]:
     """The letters of a spelled run, one entry per letter said ("double e" gives "ee", "double u" gives "w")."""
-    letters = []
+    lowered = spelled.lower()
+    if "ouble" not in lowered and "riple" not in lowered and " in " not in lowered:  # one letter per word
+        joined = lowered.translate(_DROP_SEPARATORS)
+        return list(joined if joined.isascii() and joined.isalpha() else _NOT_LETTERS.sub("", joined))
+    letters: list[str] = []
     for repeater, letter in _LETTER_PARTS.findall(spelled):
         letter, repeater = letter.lower(), repeater.lower()
         if repeater == "double" and letter == "u":
@@ -509,14 +518,16 @@ def _letters(spelled: str) -> list[str]:
     return letters
 
 
-def _is_acronym(letters: list[str]) -> bool:
-    """ "a p i", "c r m s", and "a c r m", "i a p i", "n d a s a month": the article or pronoun said next to it."""
-    lead = 0
-    while lead < 2 and lead < len(letters) - 1 and letters[lead] in ("a", "i"):
-        lead += 1
-    tail = 1 if len(letters) - lead > 1 and letters[-1] in ("a", "i") else 0
-    candidates = {"".join(letters[start : len(letters) - end]) for start in range(lead + 1) for end in range(tail + 1)}
-    return any(word in ACRONYMS or (word.endswith("s") and word[:-1] in ACRONYMS) for word in candidates)
+def _is_acronym(joined: str) -> bool:
+    """Whether spelled letters are an acronym: "a p i", "c r m s", also with the article or pronoun said next to
+    it ("a c r m", "i a p i", "n d a s a month")."""
+    if len(joined) > 9:  # the longest acronym, plural, with an article on both sides
+        return False
+    candidates = [joined]
+    if joined[0] in "ai" or joined[-1] in "ai":
+        heads = [joined, joined[1:]] + ([joined[2:]] if joined[1] in "ai" else []) if joined[0] in "ai" else [joined]
+        candidates = heads + [head[:-1] for head in heads if len(head) > 1 and head[-1] in "ai"]
+    return any(word in ACRONYMS or (word[-1:] == "s" and word[:-1] in ACRONYMS) for word in candidates)
 
 
 def _echo_word(word: str) -> bool:
@@ -531,27 +542,27 @@ def spelled_spans(text: str, line: Line) -> list[tuple[int, int]]:
     pairs: dict[str, list[tuple[int, int]]] = {}  # two letters count only when the line also says the word
     spelled: set[str] = set()
     for match in _SPELLED_RUN.finditer(text):
-        if match.end() - match.start() > _LONGEST_NAME:  # no name, and no acronym: masked whole, nothing to echo
-            spans.append(match.span())
+        start, end = match.span()
+        if end - start > _LONGEST_NAME:  # no name, and no acronym: masked whole, nothing to echo
+            spans.append((start, end))
             continue
-        letters = _letters(match.group())
-        joined = "".join(letters)
-        if set(joined) <= {"a", "i"} or (len(letters) <= 10 and _is_acronym(letters)):  # "i i i think", "a p i"
+        said = match.group()
+        joined = "".join(_letters(said))
+        if not joined.strip("ai") or _is_acronym(joined):  # "i i i think", "a p i"
             continue
-        pieces = {joined}
-        if "," in match.group():  # "v a n, d e r, b e r g": each word said is spelled too
-            pieces.update("".join(_letters(piece)) for piece in match.group().split(","))
-        echoes = {piece for piece in pieces if _echo_word(piece)}
+        echoes = {joined} if _echo_word(joined) else set()
+        if "," in said:  # "v a n, d e r, b e r g": each word said is spelled too
+            echoes.update(piece for piece in ("".join(_letters(part)) for part in said.split(",")) if _echo_word(piece))
         if len(joined) >= 3:
-            spans.append(match.span())
+            spans.append((start, end))
             spelled.update(echoes)
         elif joined in echoes:
-            pairs.setdefault(joined, []).append(match.span())
+            pairs.setdefault(joined, []).append((start, end))
     if not spelled and not pairs:
         return spans
-    said = set(line.words)
-    spelled.update(word for word in pairs if word in said)
-    spans.extend(span for word, found in pairs.items() if word in said for span in found)
+    words = set(line.words)
+    spelled.update(word for word in pairs if word in words)
+    spans.extend(span for word, found in pairs.items() if word in words for span in found)
     spans.extend((line.starts[index], line.ends[index]) for index, word in enumerate(line.words) if word in spelled)
     return spans
 
