@@ -26,6 +26,10 @@ TARGETS = {
     "signals.median_us": ("<=", 20.0),
     "signals.p99_us": ("<=", 100.0),
     "signals.adversarial_100k_ms": ("<", 50.0),
+    # Spoken-form masking: what it adds to every log line, and its worst 100,000-character input (transcript or log;
+    # the written patterns alone take 15-40 ms on these inputs here).
+    "redaction.mask_text_per_log_line.added_us": ("<", 5.0),
+    "redaction.adversarial_100k_ms": ("<", 150.0),
     "export.p99_ms": ("<", 100.0),
     # Issue 4's figure: event-loop time of the collector's handlers per final utterance (median).
     "collector.event_loop_us_per_utterance.p50": ("<", 50.0),
@@ -49,12 +53,14 @@ def _machine() -> dict[str, Any]:
 
 
 def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
-    from benchmarks import collector_bench, export_bench, handlers_bench, pipeline_bench, signals_bench
+    from benchmarks import collector_bench, export_bench, handlers_bench, pipeline_bench, redaction_bench, signals_bench
     from voice_analytics.cost import assumptions_from_template, monthly_cost, target_verdict
 
     console = Console(stderr=True)
     console.print("signals …")
     signals = signals_bench.run()
+    console.print("redaction …")
+    redaction = redaction_bench.run()
     console.print("export …")
     export = asyncio.run(export_bench.bench_export(300))
     console.print("collector …")
@@ -78,6 +84,7 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
         "machine": _machine(),
         "quick": quick,
         "signals": signals,
+        "redaction": redaction,
         "export": {
             "p50_ms": export["validate_gzip_put_ms"]["p50"],
             "p99_ms": export["validate_gzip_put_ms"]["p99"],

@@ -2,11 +2,15 @@
 
 One implementation for both sides (the agent imports it too, so it stays free of Lambda-only packages):
 
-- `mask_text`: email addresses -> "[email]", phone numbers -> "[phone]". UUIDs (request, message and event ids),
-  ISO dates and times, and AWS account ids in ARNs, queue URLs and bucket names are kept as they are, so log lines
-  stay usable for correlation and name the resources they are about.
-- `redact_transcript`: `mask_text` plus long digit runs (codes, account and card numbers) -> "[number]", for
-  transcript lines in "redacted" mode.
+- `mask_text`: email addresses -> "[email]", phone numbers -> "[phone]", written or said in words ("dana dot lee at
+  example dot com", "four one five, five five five, oh one two three"; spoken_pii.py). UUIDs (request, message and
+  event ids), ISO dates and times, and AWS account ids in ARNs, queue URLs and bucket names are kept as they are, so
+  log lines stay usable for correlation and name the resources they are about.
+- `redact_transcript`, for transcript lines in "redacted" mode: `mask_text` plus card, account and other numbers
+  and codes of six digits or more, written or said ("[number]"; IBANs, "AB-123456", "four two four two, ...",
+  "x j nine four seven k"), shorter numbers after a cue ("my pin is ...", "card ending in ..."), and spelled-out
+  letters with the name they spell ("[spelled]"). Counts, amounts, prices, times and years ("a team of twelve",
+  "about three hundred a month", "twenty twenty six") are kept: they carry the call's qualification signals.
 - `mask_data`: `mask_text` over every string in a JSON-like value, and "[redacted]" for the values of keys that
   name personal data (contact, email, phone, transcript, quote, evidence...), whatever their content.
 - `install_log_masking`: for the whole process, whichever logger writes (ours, Powertools', botocore's,
@@ -27,9 +31,10 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-EMAIL_MASK = "[email]"
-PHONE_MASK = "[phone]"
-NUMBER_MASK = "[number]"
+from functions.common.spoken_pii import EMAIL_MASK, NUMBER_MASK, PHONE_MASK, SPELLED_MASK, mask_spoken
+
+__all__ = ["EMAIL_MASK", "NUMBER_MASK", "PHONE_MASK", "SPELLED_MASK", "mask_text", "redact_transcript"]
+
 REDACTED = "[redacted]"
 MASKING_FAILED = "[log message withheld: it could not be masked]"
 
@@ -52,6 +57,10 @@ _AWS_ACCOUNT = (
 _PHONE_OR_KEPT = re.compile(f"(?P<kept>{_UUID}|{_DATE_TIME}|{_AWS_ACCOUNT})|(?P<phone>{_PHONE})")
 # Remaining long digit runs (codes, account and card numbers); short numbers like "12 people" stay readable.
 LONG_DIGITS = re.compile(r"\d{6,}")
+# Transcripts only: an IBAN as printed ("DE89 3704 0044 0532 0130 00"), and a reference with a letter prefix or
+# suffix ("AB-123456"), whose letters would otherwise stay beside the masked digits.
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
+_REFERENCE = re.compile(r"(?<![^\W_])[A-Za-z]{1,4}-?\d{6,}(?:-?[A-Za-z]{1,4})?(?![^\W_])")
 
 # Keys whose values are personal data whatever they look like (compared in lower case).
 SENSITIVE_KEYS = frozenset(
@@ -83,16 +92,23 @@ def _phone_or_kept(match: re.Match[str]) -> str:
     return match.group("kept") or PHONE_MASK
 
 
-def mask_text(text: str) -> str:
-    """Mask email addresses and phone numbers; everything else is left as it was."""
-    if not text:
-        return text
+def _mask_written(text: str) -> str:
     return _PHONE_OR_KEPT.sub(_phone_or_kept, EMAIL.sub(EMAIL_MASK, text))
 
 
+def mask_text(text: str) -> str:
+    """Mask email addresses and phone numbers, written or said in words; everything else is left as it was."""
+    if not text:
+        return text
+    return mask_spoken(_mask_written(text), transcript=False)
+
+
 def redact_transcript(text: str) -> str:
-    """Mask emails, phone numbers and long digit runs in a transcript line."""
-    return LONG_DIGITS.sub(NUMBER_MASK, mask_text(text))
+    """Mask emails, phone, card and account numbers, codes and spelled-out letters in a transcript line."""
+    if not text:
+        return text
+    written = LONG_DIGITS.sub(NUMBER_MASK, _REFERENCE.sub(NUMBER_MASK, _mask_written(_IBAN.sub(NUMBER_MASK, text))))
+    return mask_spoken(written, transcript=True)
 
 
 def mask_data(value: Any, *, _depth: int = 0) -> Any:

@@ -1,4 +1,5 @@
-"""Precision and recall of the signal detector per field on the two labelled sets (`make eval`).
+"""`make eval`: precision and recall of the signal detector per field on the two labelled sets, then the
+transcript redaction's recall and false positives on the personal-data set (tests/evals/pii_eval.py).
 
 Scalar fields count a true positive when the detector gives the labelled value, a false positive when it
 gives a value the label does not have (or a different one), and a false negative when the label has a value
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.signals import detect
+from functions.common.redaction import redact_transcript
+from tests.evals import pii_eval
 
 EVAL_SET = Path(__file__).with_name("utterances.jsonl")
 GENERALISE_SET = Path(__file__).with_name("utterances_generalise.jsonl")
@@ -138,6 +141,8 @@ def main(argv: list[str]) -> int:
     print(f"{'kind':<24}{'lines':>6}{'all fields right':>18}")
     for kind in sorted(result.lines_by_kind):
         print(f"{kind:<24}{result.lines_by_kind[kind]:>6}{result.right_by_kind[kind]:>18}")
+
+    failed |= not pii_eval.report(pii_eval.load_pii_set(), redact_transcript, verbose=verbose)
     return 1 if failed else 0
 
 
