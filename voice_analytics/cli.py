@@ -92,7 +92,8 @@ def simulate(
             read_timeout_s=settings.s3_read_timeout_s,
             max_attempts=settings.s3_max_attempts,
         )
-        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+        # Your credentials, not the agent's: reading lets a repeated run recognise its own record.
+        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id, read_existing=True)
     exporter = Exporter(
         sink, spool_dir=settings.spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
     )
@@ -242,7 +243,10 @@ def spool_flush(
         Path | None, typer.Option("--spool-dir", help="Spool folder (default: ANALYTICS_SPOOL_DIR).")
     ] = None,
 ) -> None:
-    """Upload every spooled record with a conditional put; each is deleted once stored (or already there)."""
+    """Upload every spooled record with a conditional put; each is deleted once stored (or already there).
+
+    A spooled record whose key holds a different record is stored beside it as `<session_id>.dup-<hash>.json.gz`
+    (listed under "collisions"); nothing is overwritten or dropped."""
     import json
     import logging
 
@@ -257,7 +261,15 @@ def spool_flush(
         read_timeout_s=settings.s3_read_timeout_s,
         max_attempts=settings.s3_max_attempts,
     )
-    sink = S3Sink(bucket or settings.analytics_bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+    # The operator's credentials can read records (the agent's cannot): a spooled record already in the bucket is
+    # then recognised by its bytes instead of being stored again as a collision copy.
+    sink = S3Sink(
+        bucket or settings.analytics_bucket,
+        client,
+        sse=settings.s3_sse,
+        kms_key_id=settings.s3_kms_key_id,
+        read_existing=True,
+    )
     report = flush_spool(sink, spool_dir or settings.spool_dir)
     sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     if report.failed:
