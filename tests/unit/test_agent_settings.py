@@ -18,9 +18,10 @@ def test_bucket_alias_and_defaults_for_a_local_run() -> None:
     assert primary.analytics_bucket == "new"
 
 
-def test_export_budget_longer_than_the_shutdown_timeout_is_refused_naming_the_variables() -> None:
-    with pytest.raises(SettingsError, match="ANALYTICS_EXPORT_BUDGET_S"):
-        AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12", "AGENT_SHUTDOWN_TIMEOUT_S": "10"})
+def test_export_budget_longer_than_the_session_end_timeout_is_refused_naming_the_variables() -> None:
+    with pytest.raises(SettingsError, match=r"ANALYTICS_EXPORT_BUDGET_S.*AGENT_SESSION_END_TIMEOUT_S"):
+        AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12", "AGENT_SESSION_END_TIMEOUT_S": "10"})
+    assert AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12"}).session_end_timeout_s == 300
     with pytest.raises(SettingsError, match="ANALYTICS_TRANSCRIPT"):
         AgentSettings.from_env({"ANALYTICS_TRANSCRIPT": "verbatim"})
 
