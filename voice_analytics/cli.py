@@ -116,6 +116,28 @@ def simulate(
         raise typer.Exit(1)
 
 
+# What the local stack, its emulators and the demo report need beyond the runtime set: the `dev` dependency group.
+LOCAL_STACK_PACKAGES = {
+    "moto": "moto[server]",
+    "samtranslator": "aws-sam-translator",
+    "cryptography": "cryptography",
+    "matplotlib": "matplotlib",
+}
+
+
+def _require_local_stack(command: str) -> None:
+    """Exit with what to install when the local stack's packages are missing (an install without the dev group)."""
+    from importlib.util import find_spec
+
+    missing = [package for module, package in LOCAL_STACK_PACKAGES.items() if find_spec(module) is None]
+    if missing:
+        sys.stderr.write(
+            f"error: `voice-analytics {command}` runs the local stack, which needs {', '.join(missing)}: these are in "
+            "the project's dev dependency group; install it with `uv sync` (not `uv sync --no-dev`) or `make demo`\n"
+        )
+        raise typer.Exit(2)
+
+
 @app.command()
 def demo(
     conversations: Annotated[
@@ -148,6 +170,7 @@ def demo(
 
     from rich.console import Console
 
+    _require_local_stack("demo")
     from local.demo import Demo, DemoError, find_scripts, print_report
 
     console = Console()
