@@ -52,3 +52,16 @@ def test_agent_never_reads_salesforce_or_amplitude_credentials() -> None:
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"(environ|getenv)[^\n]*(SALESFORCE|AMPLITUDE)", source, re.IGNORECASE), path.name
         assert "functions.common.salesforce" not in source and "functions.common.amplitude" not in source, path.name
+
+
+def test_every_agent_variable_is_in_env_example_and_documented() -> None:
+    from pathlib import Path
+
+    from agent import settings as settings_module
+
+    root = Path(settings_module.__file__).parents[1]
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    guide = (root / "docs" / "agent.md").read_text(encoding="utf-8")
+    for names in settings_module._ENV_NAMES.values():
+        assert f"\n{names[0]}=" in example, names[0]
+        assert f"`{names[0]}`" in guide, names[0]
