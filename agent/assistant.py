@@ -18,6 +18,10 @@ from functions.common.record import EndReason
 
 INSTRUCTIONS_PATH = Path(__file__).with_name("instructions.md")
 
+GREETING = (
+    "Greet the caller in one short sentence, say you can answer questions about the trial, and ask how you can help."
+)
+
 SEARCH_UNAVAILABLE = (
     "The knowledge base could not be reached. Apologise briefly, answer only what you know for certain, "
     "and offer to have a colleague follow up by email."

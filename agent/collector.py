@@ -5,6 +5,11 @@ must happen per utterance runs on the call path: the signal detector (microsecon
 Everything else (redaction, percentiles, usage conversion, the record itself) happens once, in `build_record`,
 after the call has ended.
 
+Signals are detected on the committed user turn (`conversation_item_added` with the user's message), never on
+STT segments: an STT provider finalises a sentence in several segments ("we're about twenty" / "five people"),
+which LiveKit joins into one user message, and an interrupted agent reply may be committed between a segment and
+that message. Audio calls and text-mode runs therefore see the same text at the same turn index.
+
 Usage and latency come from LiveKit's current APIs: `session_usage_updated` carries the session's
 `ModelUsageCollector` totals per model, and per-turn latencies are on `ChatMessage.metrics`
 (`metrics_collected` and `UsageCollector` are deprecated in livekit-agents 1.8).
@@ -31,7 +36,6 @@ from livekit.agents import (
     FunctionToolsExecutedEvent,
     SessionUsageUpdatedEvent,
     ToolError,
-    UserInputTranscribedEvent,
     llm,
     metrics,
 )
@@ -52,16 +56,20 @@ _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 # A run of 7+ digits (a phone number, as SIP dispatch rules put in room names) or an email address.
 _CONTACT_IN_NAME = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}|[^\s@/]+@[^\s@/]+")
+_OUTSIDE_ID_ALPHABET = re.compile(r"[^A-Za-z0-9._:-]+")
+# Room part and call part of a session id: 80 + 1 + 47 = 128 characters, the most SESSION_ID_PATTERN allows.
+_ROOM_PART_MAX = 80
+_CALL_PART_MAX = 47
 
 
 def safe_session_id(room_name: str, salt: str = "") -> str:
-    """The room name when it fits the record's session-id alphabet and holds no contact data, else a readable,
+    """The room name when it fits the record's id alphabet and holds no contact data, else a readable,
     collision-free variant.
 
-    A LiveKit room name may hold any character, but the session id becomes an S3 key, a Salesforce external id
-    and part of Amplitude insert ids; losing a record to an odd room name would be worse than renaming it. A SIP
-    room name usually carries the caller's number: that part is replaced by a salted hash (the same room gives
-    the same id, so a retried export still lands on the same key), never kept in clear.
+    A LiveKit room name may hold any character, but it becomes part of an S3 key, a Salesforce external id and of
+    Amplitude insert ids; losing a record to an odd room name would be worse than renaming it. A SIP room name
+    usually carries the caller's number: that part is replaced by a salted hash (the same room gives the same
+    label), never kept in clear.
     """
     has_contact = bool(_CONTACT_IN_NAME.search(room_name))
     if not has_contact and _SESSION_ID.match(room_name):
@@ -71,6 +79,32 @@ def safe_session_id(room_name: str, salt: str = "") -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._:-]+", "-", readable)
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-._:")[:100]
     return f"{cleaned}-{digest}" if cleaned else f"room-{digest}"
+
+
+@dataclass(frozen=True)
+class CallIds:
+    """The session id of one call and the room label kept beside it in the record (None: no room known)."""
+
+    session_id: str
+    room: str | None
+
+
+def call_ids(room_name: str, call_id: str, salt: str = "") -> CallIds:
+    """`<room label>-<call id>`: unique per call because the call id is (the LiveKit job id, or the room SID).
+
+    The room name alone repeats (every console session is in `console`, and LiveKit lets callers reuse a room
+    name), and a repeated key would make a second call's record collide with the first.
+    """
+    room = safe_session_id(room_name, salt)
+    call = _OUTSIDE_ID_ALPHABET.sub("-", call_id).strip("-.:")
+    if not call:
+        raise ValueError(f"call id {call_id!r} has no character usable in a session id")
+    if len(call) > _CALL_PART_MAX or call != call_id:
+        # Shortened or rewritten: a hash of the original keeps two call ids apart (LiveKit's are short and clean).
+        digest = hashlib.sha256(call_id.encode()).hexdigest()[:8]
+        call = f"{call[: _CALL_PART_MAX - 9].rstrip('-.:')}-{digest}"
+    room_part = room[:_ROOM_PART_MAX].rstrip("-.:")
+    return CallIds(session_id=f"{room_part}-{call}", room=room)
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float | int] | None:
@@ -117,6 +151,12 @@ class ToolOutcome:
     summary: dict[str, str | int | float | bool | None] = field(default_factory=dict)
 
 
+def _add_ms(samples: list[float], seconds: float | None) -> None:
+    # LiveKit reports -1 or leaves a figure out when a turn has none (no TTS in text mode, an interrupted reply).
+    if seconds is not None and seconds >= 0:
+        samples.append(seconds * 1000)
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_SHORT_TEXT else text[: MAX_SHORT_TEXT - 1] + "…"
 
@@ -150,14 +190,22 @@ class SessionCollector:
         self,
         *,
         session_id: str,
+        room: str | None = None,
         agent_name: str,
         agent_version: str,
         transcript_mode: TranscriptMode,
         caller_salt: str,
         clock: Clock | None = None,
         tracker: SignalTracker | None = None,
+        record_timings: bool = True,
     ) -> None:
-        self.session_id = safe_session_id(session_id, caller_salt)
+        """`record_timings=False` is for simulated calls: a scripted model's latencies and in-process tool durations
+        are noise, and without them a script gives the same record, byte for byte, on every run."""
+        if not _SESSION_ID.match(session_id):
+            raise ValueError(f"session id {session_id!r} does not match {SESSION_ID_PATTERN}")
+        self.session_id = session_id
+        self.room = room
+        self._record_timings = record_timings
         self._agent = {"name": agent_name, "version": agent_version}
         self._transcript_mode = transcript_mode
         self._salt = caller_salt
@@ -169,7 +217,6 @@ class SessionCollector:
         self._channel: Channel = "unknown"
         self._turns: list[tuple[Literal["user", "assistant"], str]] = []
         self._user_turns = 0
-        self._final_transcript_pending = False
         self._tool_calls: list[dict[str, Any]] = []
         self._tool_call_ids: set[str] = set()
         self._contact: dict[str, str] | None = None
@@ -178,6 +225,8 @@ class SessionCollector:
         self._llm_ttft_ms: list[float] = []
         self._tts_ttfb_ms: list[float] = []
         self._eou_delay_ms: list[float] = []
+        self._transcription_delay_ms: list[float] = []
+        self._e2e_latency_ms: list[float] = []
         self._explicit_end: EndReason | None = None
         self._close_reason: CloseReason | None = None
         self._shutdown_reason: str | None = None
@@ -188,7 +237,6 @@ class SessionCollector:
     def attach(self, session: AgentSession[Any]) -> None:
         """Subscribe to the session's events; call before `session.start`."""
         self._session = session
-        session.on("user_input_transcribed", self.on_user_input_transcribed)
         session.on("conversation_item_added", self.on_conversation_item_added)
         session.on("session_usage_updated", self.on_session_usage_updated)
         session.on("function_tools_executed", self.on_function_tools_executed)
@@ -208,34 +256,28 @@ class SessionCollector:
 
     # -- event handlers (on the call path: keep them tiny) ---------------------------------------------------
 
-    def on_user_input_transcribed(self, event: UserInputTranscribedEvent) -> None:
-        if not event.is_final or not event.transcript.strip():
-            return
-        # The user message this transcript belongs to will take the next transcript index.
-        self._tracker.observe(len(self._turns), event.transcript)
-        self._final_transcript_pending = True
-
     def on_conversation_item_added(self, event: ConversationItemAddedEvent) -> None:
         item = event.item
         if not isinstance(item, llm.ChatMessage) or item.role not in ("user", "assistant"):
             return
         text = item.text_content or ""
+        turn_metrics = item.metrics
         if item.role == "user":
-            # Typed input and text-mode runs have no transcription events: detect on the committed message.
-            if not self._final_transcript_pending and text.strip():
+            if text.strip():
+                # This message takes the next transcript index, whatever was committed before it.
                 self._tracker.observe(len(self._turns), text)
-            self._final_transcript_pending = False
             self._user_turns += 1
             self._turns.append(("user", text))
-            if (delay := item.metrics.get("end_of_turn_delay")) is not None:
-                self._eou_delay_ms.append(delay * 1000)
+            if self._record_timings:
+                _add_ms(self._eou_delay_ms, turn_metrics.get("end_of_turn_delay"))
+                _add_ms(self._transcription_delay_ms, turn_metrics.get("transcription_delay"))
             return
         if text:
             self._turns.append(("assistant", text))
-        if (ttft := item.metrics.get("llm_node_ttft")) is not None and ttft >= 0:
-            self._llm_ttft_ms.append(ttft * 1000)
-        if (ttfb := item.metrics.get("tts_node_ttfb")) is not None and ttfb >= 0:
-            self._tts_ttfb_ms.append(ttfb * 1000)
+        if self._record_timings:
+            _add_ms(self._llm_ttft_ms, turn_metrics.get("llm_node_ttft"))
+            _add_ms(self._tts_ttfb_ms, turn_metrics.get("tts_node_ttfb"))
+            _add_ms(self._e2e_latency_ms, turn_metrics.get("e2e_latency"))
 
     def on_session_usage_updated(self, event: SessionUsageUpdatedEvent) -> None:
         self._usage = event.usage
@@ -255,7 +297,7 @@ class SessionCollector:
                 name=call.name,
                 arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
                 started_at=self._clock.now(),
-                duration_ms=max(0.0, (output.created_at - call.created_at) * 1000),
+                duration_ms=max(0.0, (output.created_at - call.created_at) * 1000) if self._record_timings else 0.0,
                 error=(_short(output.output) or "tool failed") if output.is_error else None,
                 summary={},
             )
@@ -286,7 +328,7 @@ class SessionCollector:
         outcome = ToolOutcome()
 
         def record(error: str | None) -> None:
-            duration_ms = (time.perf_counter() - start) * 1000
+            duration_ms = (time.perf_counter() - start) * 1000 if self._record_timings else 0.0
             self._add_tool_call(
                 call_id=call_id,
                 name=name,
@@ -378,7 +420,7 @@ class SessionCollector:
             for index, (role, text) in enumerate(self._turns):
                 shown = redact_transcript(text) if self._transcript_mode is TranscriptMode.REDACTED else text
                 transcript.append({"index": index, "role": role, "text": shown[:MAX_TURN_TEXT]})
-        return {
+        record: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "session_id": self.session_id,
             "agent": dict(self._agent),
@@ -400,12 +442,24 @@ class SessionCollector:
             "transcript_mode": self._transcript_mode.value,
             "transcript": transcript,
         }
+        # Fields added to v1 later are set only when known, and the exporter writes only the fields that are set:
+        # a text-mode record without a room is exactly what every v1 reader already takes.
+        if self.room is not None:
+            record["room"] = self.room
+        for name, samples in (
+            ("e2e_latency_ms", self._e2e_latency_ms),
+            ("transcription_delay_ms", self._transcription_delay_ms),
+        ):
+            if samples:
+                record["latency"][name] = percentiles(samples)
+        return record
 
     def _usage_record(self) -> dict[str, list[dict[str, Any]]]:
         usage = self._usage
         if usage is None and self._session is not None:
             usage = self._session.usage
         result: dict[str, list[dict[str, Any]]] = {"llm": [], "stt": [], "tts": []}
+        requests: dict[str, list[dict[str, Any]]] = {"eot": [], "interruption": []}
         for model_usage in usage.model_usage if usage else []:
             model = model_usage.model or "unknown"
             if isinstance(model_usage, metrics.LLMModelUsage):
@@ -431,4 +485,10 @@ class SessionCollector:
                         "audio_seconds": model_usage.audio_duration,
                     }
                 )
+            elif isinstance(model_usage, metrics.EOTModelUsage | metrics.InterruptionModelUsage):
+                kind = "eot" if isinstance(model_usage, metrics.EOTModelUsage) else "interruption"
+                requests[kind].append(
+                    {"model": model, "provider": model_usage.provider, "requests": model_usage.total_requests}
+                )
+        result.update({kind: entries for kind, entries in requests.items() if entries})
         return result

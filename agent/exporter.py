@@ -4,9 +4,13 @@ Guarantees, and how:
 - The caller never waits: the export starts after the session closed, boto3 runs in a worker thread
   (`asyncio.to_thread`) and the whole attempt has a budget (`asyncio.wait_for`) inside LiveKit's shutdown
   timeout; botocore itself has bounded retries and connect/read timeouts.
-- Never overwritten, never duplicated: the put is conditional (`If-None-Match: *`); 412 means an earlier
-  attempt already wrote this session, which counts as done. `SessionExportOnce` makes every ending of one
-  session export once.
+- Never overwritten, never dropped: the put is conditional (`If-None-Match: *`). 412 counts as done only when
+  the sink can read the existing object and its bytes are this record's (a repeated export). Otherwise (another
+  record at that key, or a sink that may not read: the agent's S3 role has only s3:PutObject, on purpose) the
+  record is stored under a collision key beside it, `<session_id>.dup-<sha256 of the bytes, 16 hex>.json.gz`,
+  also conditionally, and a WARNING names both keys. score_lead reads the primary object and acknowledges an
+  identical copy as a duplicate export, or processes a different one as a session of its own.
+  `SessionExportOnce` makes every ending of one session export once.
 - Never lost silently: when S3 cannot be reached in budget the gzip is written atomically to the spool
   directory (mirroring the key) and the log says where; `flush_spool` uploads it later. A record that fails
   validation is quarantined under `<spool>/invalid/` and raised, not dropped.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -56,12 +61,20 @@ class SinkError(Exception):
     """The sink could not store the record; the message names the destination and the cause."""
 
 
+# Collision copies: `<stem>.dup-<16 hex>.json.gz`, the stem being the session id (score_lead reads this too).
+COLLISION_MARK = ".dup-"
+
+
 class RecordSink(Protocol):
-    """Where records go. `put` blocks (it runs in a worker thread) and never overwrites an existing key."""
+    """Where records go. Both calls block (they run in a worker thread); `put` never overwrites an existing key."""
 
     def describe(self, key: str) -> str: ...
 
     def put(self, key: str, body: bytes, *, schema_version: str) -> PutOutcome: ...
+
+    def read(self, key: str) -> bytes | None:
+        """The bytes stored at `key`; None when this sink may not read them (or they are gone)."""
+        ...
 
 
 def make_s3_client(
@@ -86,13 +99,19 @@ def _status(error: ClientError) -> int:
 
 
 class S3Sink:
-    def __init__(self, bucket: str, client: S3Client, *, sse: str = "AES256", kms_key_id: str = "") -> None:
+    """The bucket. `read_existing=False` (the agent) never reads: its role has only s3:PutObject on sessions/*, so
+    that a leaked agent key cannot read records. The operator's `spool flush` reads, to recognise a repeat."""
+
+    def __init__(
+        self, bucket: str, client: S3Client, *, sse: str = "AES256", kms_key_id: str = "", read_existing: bool = False
+    ) -> None:
         if not bucket:
             raise ValueError("no analytics bucket: set ANALYTICS_BUCKET (or AWS_S3_BUCKET_NAME)")
         self.bucket = bucket
         self._client = client
         self._sse = sse
         self._kms_key_id = kms_key_id
+        self._read_existing = read_existing
 
     def describe(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -119,6 +138,20 @@ class S3Sink:
         except BotoCoreError as error:
             raise SinkError(f"put to {self.describe(key)} failed: {error}") from error
         return PutOutcome.CREATED
+
+    def read(self, key: str) -> bytes | None:
+        if not self._read_existing:
+            return None
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            code = _error_code(error)
+            if code in ("NoSuchKey", "AccessDenied") or _status(error) in (403, 404):
+                logger.warning("cannot read %s to compare it (%s)", self.describe(key), code or _status(error))
+                return None
+            raise SinkError(f"read of {self.describe(key)} failed: {code} {error}") from error
+        except BotoCoreError as error:
+            raise SinkError(f"read of {self.describe(key)} failed: {error}") from error
 
     def check_write(self, prefix: str) -> WriteCheck:
         """Prove PutObject on `<prefix>/` works without writing anything.
@@ -184,6 +217,14 @@ class DirectorySink:
             raise SinkError(f"write to {target} failed: {error}") from error
         return PutOutcome.CREATED
 
+    def read(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise SinkError(f"read of {self.root / key} failed: {error}") from error
+
 
 def _write_temp(directory: Path, body: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
@@ -202,12 +243,52 @@ def write_atomically(path: Path, body: bytes) -> None:
 
 
 def encode_record(record: SessionRecord) -> bytes:
-    """One NDJSON line, gzipped; mtime=0 so the same record always gives the same bytes."""
-    line = record.model_dump_json() + "\n"
+    """One NDJSON line, gzipped; mtime=0 so the same record always gives the same bytes.
+
+    Only the fields the producer set are written: optional fields added to v1 later (room, audio latencies, model
+    request counts) are absent when unknown, so such a record is byte-for-byte what every v1 reader takes.
+    """
+    line = record.model_dump_json(exclude_unset=True) + "\n"
     return gzip.compress(line.encode("utf-8"), compresslevel=6, mtime=0)
 
 
-ExportStatus = Literal["uploaded", "already_exported", "spooled"]
+StoreStatus = Literal["uploaded", "already_exported", "collision"]
+ExportStatus = Literal["uploaded", "already_exported", "collision", "spooled"]
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: StoreStatus
+    key: str
+
+
+def collision_key(key: str, body: bytes) -> str:
+    """The key a record takes when its own key holds something else (or something this sink cannot compare)."""
+    stem = key.removesuffix(SPOOL_SUFFIX)
+    return f"{stem}{COLLISION_MARK}{hashlib.sha256(body).hexdigest()[:16]}{SPOOL_SUFFIX}"
+
+
+def store(sink: RecordSink, key: str, body: bytes, *, schema_version: str) -> Stored:
+    """Put `body` at `key`; an existing object counts as this record only if its bytes are these.
+
+    Raises SinkError (or OSError) when the sink fails; the caller spools.
+    """
+    if sink.put(key, body, schema_version=schema_version) is PutOutcome.CREATED:
+        return Stored("uploaded", key)
+    existing = sink.read(key)
+    if existing == body:
+        return Stored("already_exported", key)
+    other = collision_key(key, body)
+    outcome = sink.put(other, body, schema_version=schema_version)
+    logger.warning(
+        "%s already exists and %s; this record is stored under %s instead (%s). score_lead compares the two: "
+        "the same record is acknowledged as a duplicate, a different one is scored as a session of its own",
+        sink.describe(key),
+        "holds a different record" if existing is not None else "cannot be compared (no read permission)",
+        sink.describe(other),
+        "written now" if outcome is PutOutcome.CREATED else "this exact copy was stored earlier",
+    )
+    return Stored("collision", other)
 
 
 @dataclass(frozen=True)
@@ -243,8 +324,8 @@ class Exporter:
         body = encode_record(record)
         key = record.object_key(self.prefix)
         try:
-            outcome = await asyncio.wait_for(
-                asyncio.to_thread(self.sink.put, key, body, schema_version=record.schema_version),
+            stored = await asyncio.wait_for(
+                asyncio.to_thread(store, self.sink, key, body, schema_version=record.schema_version),
                 timeout=self.budget_s,
             )
         except (TimeoutError, SinkError, OSError) as error:
@@ -258,9 +339,9 @@ class Exporter:
                 path,
             )
             return ExportResult("spooled", key, str(path), _ms_since(start), error=reason)
-        status: ExportStatus = "uploaded" if outcome is PutOutcome.CREATED else "already_exported"
-        logger.info("session %s: record %s at %s", record.session_id, status, self.sink.describe(key))
-        return ExportResult(status, key, self.sink.describe(key), _ms_since(start))
+        location = self.sink.describe(stored.key)
+        logger.info("session %s: record %s at %s", record.session_id, stored.status, location)
+        return ExportResult(stored.status, stored.key, location, _ms_since(start))
 
 
 def _ms_since(start: float) -> float:
@@ -277,10 +358,17 @@ def spool(spool_dir: Path, key: str, body: bytes) -> Path:
 class FlushReport:
     uploaded: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
+    # Spooled key -> the collision key the record was stored under (see `store`).
+    collisions: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"uploaded": self.uploaded, "already_present": self.already_present, "failed": self.failed}
+        return {
+            "uploaded": self.uploaded,
+            "already_present": self.already_present,
+            "collisions": self.collisions,
+            "failed": self.failed,
+        }
 
 
 def spooled_keys(spool_dir: Path) -> list[str]:
@@ -296,19 +384,22 @@ def spooled_keys(spool_dir: Path) -> list[str]:
 
 
 def flush_spool(sink: RecordSink, spool_dir: Path) -> FlushReport:
-    """Upload every spooled record (conditional put); delete each once it is stored or already was."""
+    """Upload every spooled record (see `store`); delete each once it is stored, as itself or as a collision copy."""
     report = FlushReport()
     for key in spooled_keys(spool_dir):
         path = spool_dir / key
         try:
-            outcome = sink.put(key, path.read_bytes(), schema_version=_schema_version_of(path))
+            stored = store(sink, key, path.read_bytes(), schema_version=_schema_version_of(path))
         except (SinkError, OSError) as error:
             report.failed[key] = str(error)
             logger.warning("spooled record %s still not uploaded (%s); kept for the next flush", path, error)
             continue
         path.unlink(missing_ok=True)
-        (report.uploaded if outcome is PutOutcome.CREATED else report.already_present).append(key)
-        logger.info("spooled record %s -> %s (%s)", path, sink.describe(key), outcome.value)
+        if stored.status == "collision":
+            report.collisions[key] = stored.key
+        else:
+            (report.uploaded if stored.status == "uploaded" else report.already_present).append(key)
+        logger.info("spooled record %s -> %s (%s)", path, sink.describe(stored.key), stored.status)
     return report
 
 

@@ -1,9 +1,13 @@
-"""The agent server: `python -m agent.main start` (production), `lk agent console` / `python -m agent.main console`.
+"""The agent server: one job per call.
 
-One job per call. The voice pipeline comes from the environment (`agent.settings`). Analytics never sit on the
-call path: the collector only appends, and the export starts when the session closes. Every ending exports,
-exactly once, from whichever of these fires first: the session's `close` event, the job's shutdown callback
-(which LiveKit does not always run, livekit/agents#4152), or the entrypoint failing.
+Started with livekit-agents' own entry (the rich CLI of `python -m agent.main` is deprecated in 1.8):
+    python -m livekit.agents start agent/main.py          production (the Dockerfile's command)
+    python -m livekit.agents start agent/main.py --dev    development: joins rooms of your LiveKit project
+    lk agent console / lk agent dev                        the LiveKit CLI, which finds main.py at the repo root
+
+The voice pipeline comes from the environment (agent/settings.py, agent/pipeline.py). Analytics never sit on the
+call path: the collector only appends, and the export starts when the session closes; on_session_end waits for it
+(see agent/call.py for every ending and how one call still gives one record).
 """
 
 from __future__ import annotations
@@ -11,13 +15,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from dotenv import load_dotenv
 from livekit import rtc
-from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.agents import AgentServer, JobContext, JobProcess
+from livekit.agents.worker import ServerEnvOption
 
-from agent.assistant import Assistant
+# agent.pipeline imports every livekit.plugins module; importing it here, at module level, registers them on the
+# main thread before `console` runs a job on a thread.
+from agent import pipeline
+from agent.assistant import GREETING, Assistant
+from agent.call import (
+    Call,
+    export_after_failure,
+    export_at_session_end,
+    export_at_shutdown,
+    on_participant_disconnected,
+    on_room_disconnected,
+    open_call,
+    participant_channel,
+)
 from agent.clients import (
     FakeKnowledgeSearchClient,
     FakeMeetingBookingClient,
@@ -26,30 +43,16 @@ from agent.clients import (
     KnowledgeSearchClient,
     MeetingBookingClient,
 )
-from agent.collector import Channel, SessionCollector
+from agent.collector import call_ids
 from agent.endings import install_call_timeouts
-from agent.exporter import Exporter, S3Sink, SessionExportOnce, flush_spool, log_task_outcome, make_s3_client
-from agent.settings import DEV_CALLER_SALT, AgentSettings, SettingsError
+from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client
+from agent.settings import DEV_CALLER_SALT, AgentSettings
 from functions.common.record import EndReason
 
 logger = logging.getLogger("agent")
 
 load_dotenv(Path(".env"))
 SETTINGS = AgentSettings.from_env()
-
-GREETING = (
-    "Greet the caller in one short sentence, say you can answer questions about the trial, and ask how you can help."
-)
-
-# Ends of the room connection that mean the caller is gone (rather than our side failing).
-_HANGUP_DISCONNECTS = {
-    rtc.DisconnectReason.CLIENT_INITIATED,
-    rtc.DisconnectReason.ROOM_DELETED,
-    rtc.DisconnectReason.ROOM_CLOSED,
-    rtc.DisconnectReason.PARTICIPANT_REMOVED,
-    rtc.DisconnectReason.USER_UNAVAILABLE,
-    rtc.DisconnectReason.USER_REJECTED,
-}
 
 
 def build_exporter(settings: AgentSettings) -> Exporter:
@@ -80,34 +83,6 @@ def build_tool_clients(settings: AgentSettings) -> tuple[KnowledgeSearchClient, 
     )
 
 
-def build_models(settings: AgentSettings, vad: Any) -> dict[str, Any]:
-    """STT/LLM/TTS for AgentSession: plugin objects (our provider keys) or LiveKit Inference model strings."""
-    if settings.model_backend == "inference":
-        voice = f":{settings.tts_voice}" if settings.tts_voice else ""
-        return {"stt": settings.stt_model, "llm": settings.llm_model, "tts": settings.tts_model + voice, "vad": vad}
-    from livekit.plugins import cartesia, deepgram, openai
-
-    def split(value: str, variable: str, supported: tuple[str, ...]) -> tuple[str, str]:
-        provider, _, model = value.partition("/")
-        if provider not in supported or not model:
-            raise SettingsError(f"{variable}={value!r}: expected <provider>/<model> with provider in {supported}")
-        return provider, model
-
-    _, stt_model = split(settings.stt_model, "AGENT_STT", ("deepgram",))
-    _, llm_model = split(settings.llm_model, "AGENT_LLM", ("openai",))
-    tts_provider, tts_model = split(settings.tts_model, "AGENT_TTS", ("cartesia", "openai"))
-    tts: Any
-    if tts_provider == "cartesia":
-        tts = (
-            cartesia.TTS(model=tts_model, voice=settings.tts_voice)
-            if settings.tts_voice
-            else cartesia.TTS(model=tts_model)
-        )
-    else:
-        tts = openai.TTS(model=tts_model, voice=settings.tts_voice or "alloy")
-    return {"stt": deepgram.STT(model=stt_model), "llm": openai.LLM(model=llm_model), "tts": tts, "vad": vad}
-
-
 _startup_task: asyncio.Task[None] | None = None
 
 
@@ -128,7 +103,7 @@ async def _check_and_flush(exporter: Exporter) -> None:
             )
             return
     report = await asyncio.to_thread(flush_spool, sink, exporter.spool_dir)
-    if report.uploaded or report.already_present or report.failed:
+    if report.uploaded or report.already_present or report.collisions or report.failed:
         logger.info("spool flush at start: %s", report.as_dict())
 
 
@@ -139,89 +114,95 @@ def start_background_checks(exporter: Exporter) -> None:
         _startup_task = asyncio.create_task(_check_and_flush(exporter), name="analytics-startup")
 
 
-def participant_channel(participant: rtc.RemoteParticipant) -> Channel:
-    return "sip" if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP else "web"
-
-
 def prewarm(proc: JobProcess) -> None:
-    from livekit.plugins import silero
-
-    proc.userdata["vad"] = silero.VAD.load()
+    proc.userdata["vad"] = pipeline.load_vad()
 
 
-server = AgentServer(shutdown_process_timeout=SETTINGS.shutdown_timeout_s, setup_fnc=prewarm)
+# The calls of this process by LiveKit job id, for on_session_end (a process runs one job at a time; console runs
+# it on a thread of the worker's process).
+_calls: dict[str, Call] = {}
 
 
-@server.rtc_session(agent_name=SETTINGS.livekit_agent_name)
+async def on_session_end(ctx: JobContext) -> None:
+    """LiveKit calls this after the session closed, before its own report upload and the room disconnect."""
+    call = _calls.pop(ctx.job.id, None)
+    if call is None:
+        return  # the entrypoint failed before the call was opened: nothing was collected
+    result = await export_at_session_end(call, ctx.tagger)
+    logger.info("session %s exported at session end: %s", call.collector.session_id, result.status)
+
+
+server = AgentServer(
+    shutdown_process_timeout=SETTINGS.shutdown_timeout_s,
+    session_end_timeout=SETTINGS.session_end_timeout_s,
+    port=ServerEnvOption(dev_default=0, prod_default=SETTINGS.health_port),
+    setup_fnc=prewarm,
+)
+
+
+@server.rtc_session(agent_name=SETTINGS.livekit_agent_name, on_session_end=on_session_end)
 async def entrypoint(ctx: JobContext) -> None:
     settings = SETTINGS
-    ctx.log_context_fields = {"room": ctx.room.name}
     if settings.caller_salt == DEV_CALLER_SALT:
         logger.warning("ANALYTICS_CALLER_SALT is not set: caller keys use the public development salt")
     exporter = build_exporter(settings)
     start_background_checks(exporter)
 
-    collector = SessionCollector(
-        session_id=ctx.room.name,
-        agent_name=settings.agent_name,
-        agent_version=settings.agent_version,
-        transcript_mode=settings.transcript_mode,
-        caller_salt=settings.caller_salt,
-    )
-    export_once = SessionExportOnce(exporter, collector.build_record)
+    # The job id is unique per call; the room name is not (every console session is in "console").
+    ids = call_ids(ctx.room.name, ctx.job.id or ctx.job.room.sid, settings.caller_salt)
+    ctx.log_context_fields = {"session_id": ids.session_id}
+    call = open_call(settings, ids, exporter, pipeline.build_models(settings, ctx.proc.userdata.get("vad")))
+    _calls[ctx.job.id] = call
+    collector, session = call.collector, call.session
 
     async def on_shutdown(reason: str) -> None:
-        collector.note_shutdown(reason)
-        result = await export_once.wait()
+        result = await export_at_shutdown(call, reason)
         logger.info("session %s exported at shutdown: %s", collector.session_id, result.status)
 
     ctx.add_shutdown_callback(on_shutdown)
 
-    knowledge, booking = build_tool_clients(settings)
-    session: AgentSession[Any] = AgentSession(
-        **build_models(settings, ctx.proc.userdata.get("vad")),
-        turn_handling={"turn_detection": settings.turn_detection},
-        user_away_timeout=settings.user_away_timeout_s,
-    )
-    collector.attach(session)
-
-    def on_session_end() -> None:
-        log_task_outcome(export_once.trigger())
+    def on_session_closed() -> None:
         if collector.end_reason() in (EndReason.AGENT_ENDED, EndReason.TIMEOUT):
             # Our side ended the call: delete the room so a SIP caller is hung up too.
             ctx.delete_room()
         ctx.shutdown(reason=f"session ended: {collector.end_reason().value}")
 
-    collector.on_end(on_session_end)
+    collector.on_end(on_session_closed)
 
     @ctx.room.on("participant_disconnected")
-    def on_participant_disconnected(participant: rtc.RemoteParticipant) -> None:
-        if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
-            channel = participant_channel(participant)
-            collector.mark_end_reason(EndReason.SIP_HANGUP if channel == "sip" else EndReason.CALLER_HANGUP)
+    def _participant_left(participant: rtc.RemoteParticipant) -> None:
+        on_participant_disconnected(call, participant)
 
     @ctx.room.on("disconnected")
-    def on_room_disconnected(reason: rtc.DisconnectReason.ValueType) -> None:
-        if reason in _HANGUP_DISCONNECTS:
-            collector.mark_end_reason(EndReason.SIP_HANGUP if collector.channel == "sip" else EndReason.CALLER_HANGUP)
-        elif reason != rtc.DisconnectReason.SERVER_SHUTDOWN:
-            collector.mark_end_reason(EndReason.ERROR)
+    def _room_left(reason: rtc.DisconnectReason.ValueType) -> None:
+        on_room_disconnected(call, reason)
 
+    knowledge, booking = build_tool_clients(settings)
     try:
         await session.start(
             agent=Assistant(knowledge=knowledge, booking=booking, collector=collector),
             room=ctx.room,
+            room_options=pipeline.room_options(settings),
+            record=pipeline.recording_options(
+                settings.transcript_mode,
+                project_records=ctx.job.enable_recording,
+                project_redacts=ctx.job.enable_redaction,
+            ),
         )
         install_call_timeouts(session, collector, max_call_duration_s=settings.max_call_duration_s)
         participant = await ctx.wait_for_participant()
         collector.set_caller(participant.identity, participant_channel(participant))
         session.generate_reply(instructions=GREETING)
+        logger.info("session %s started in room %s", collector.session_id, ids.room)
     except Exception:
         logger.exception("session %s failed to start; exporting what was collected", collector.session_id)
-        collector.mark_end_reason(EndReason.ERROR)
-        log_task_outcome(export_once.trigger())
+        export_after_failure(call)
         raise
 
 
 if __name__ == "__main__":
-    cli.run_app(server)
+    # livekit-agents 1.8 deprecates the rich CLI this module used to start (`cli.run_app`).
+    raise SystemExit(
+        "start the agent with `python -m livekit.agents start` (production), `... start --dev`, or "
+        "`lk agent console` / `lk agent dev` from the repository root; see README, 'Run the agent'"
+    )

@@ -4,6 +4,7 @@ Script format (see ../shared/examples/conversation.json; every key beyond `turns
 
     {
       "session_id": "trial-call-0001",
+      "room": "console",
       "caller": {"identity": "sip_+14155550123"},
       "started_at": "2026-11-20T15:04:05Z",
       "end_reason": "caller_hangup",
@@ -21,6 +22,10 @@ assistant items scripted after the matching user turn, skips the ones already an
 message or function call the session recorded since that user message) and emits the next one. A text item
 directly followed by a tool item is emitted in the same response, as a real model would. `fail` is not read
 here: the fake tool clients take it from the script (see `failure_plan`).
+
+`room` is the LiveKit room the call would be in. Without `session_id`, `voice-analytics simulate` derives the id as a
+live call does (room label plus a call id), the call id being a hash of the script: two scripts in the same room
+give two records, the same script twice gives one (see agent/simulate.py).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from livekit.agents import APIConnectOptions, NotGivenOr, llm
 from livekit.agents.llm import ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall
@@ -66,7 +71,8 @@ class ConversationScript(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    session_id: str = Field(default="simulated-session", pattern=SESSION_ID_PATTERN)
+    session_id: Annotated[str, Field(pattern=SESSION_ID_PATTERN)] | None = None
+    room: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     caller: CallerScript = Field(default_factory=CallerScript)
     started_at: datetime | None = None
     end_reason: EndReason = EndReason.CALLER_HANGUP

@@ -46,10 +46,13 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "tts_model": ("AGENT_TTS",),
     "tts_voice": ("AGENT_TTS_VOICE",),
     "turn_detection": ("AGENT_TURN_DETECTION",),
+    "noise_cancellation": ("AGENT_NOISE_CANCELLATION",),
     "user_away_timeout_s": ("AGENT_USER_AWAY_TIMEOUT_S",),
     "max_call_duration_s": ("AGENT_MAX_CALL_DURATION_S",),
     "shutdown_timeout_s": ("AGENT_SHUTDOWN_TIMEOUT_S",),
+    "session_end_timeout_s": ("AGENT_SESSION_END_TIMEOUT_S",),
     "livekit_agent_name": ("LIVEKIT_AGENT_NAME",),
+    "health_port": ("AGENT_HEALTH_PORT",),
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -66,7 +69,8 @@ class AgentSettings(BaseModel):
     analytics_prefix: str = "sessions"
     transcript_mode: TranscriptMode = TranscriptMode.REDACTED
     spool_dir: Path = Field(default_factory=lambda: Path("~/.cache/voice-analytics/spool").expanduser())
-    # The whole export (validate, gzip, put with retries) must end well inside LiveKit's shutdown timeout.
+    # The whole export (validate, gzip, put with retries); it runs in on_session_end, so it must end inside
+    # LiveKit's session_end_timeout (AGENT_SESSION_END_TIMEOUT_S), or the record is cut off before it is spooled.
     export_budget_s: Seconds = 5.0
     s3_connect_timeout_s: Seconds = 2.0
     s3_read_timeout_s: Seconds = 3.0
@@ -90,19 +94,30 @@ class AgentSettings(BaseModel):
     llm_model: str = "openai/gpt-4.1-mini"
     tts_model: str = "cartesia/sonic-3"
     tts_voice: str = ""
-    turn_detection: Literal["vad", "stt"] = "vad"
+    # model: LiveKit's turn-detector model (local v1-mini, or v1 in LiveKit Cloud); vad / stt: end of speech only.
+    turn_detection: Literal["model", "vad", "stt"] = "model"
+    # auto: noise cancellation (BVC; BVCTelephony for SIP callers) when livekit-plugins-noise-cancellation is
+    # installed, none otherwise; off: never.
+    noise_cancellation: Literal["auto", "off"] = "auto"
     user_away_timeout_s: Seconds = 20.0
     max_call_duration_s: Seconds = 1800.0
+    # LiveKit's shutdown_process_timeout: how long the job process has to acknowledge and, after on_session_end,
+    # to exit (the room disconnect and the shutdown callbacks run in it).
     shutdown_timeout_s: Seconds = 10.0
+    # LiveKit's session_end_timeout: how long on_session_end (the export) may take. LiveKit's default.
+    session_end_timeout_s: Seconds = 300.0
     livekit_agent_name: str = ""
+    # LiveKit's health check server in production mode (`start` without --dev; dev mode takes a free port).
+    health_port: Annotated[int, Field(ge=0, le=65535)] = 8081
 
     @model_validator(mode="after")
-    def _export_fits_in_shutdown(self) -> AgentSettings:
-        # LiveKit kills the job process after shutdown_timeout_s; leave a second for the spool fallback.
-        if self.export_budget_s > self.shutdown_timeout_s - 1:
+    def _export_fits_in_session_end(self) -> AgentSettings:
+        # LiveKit cancels on_session_end after session_end_timeout_s; leave a second for the spool fallback.
+        if self.export_budget_s > self.session_end_timeout_s - 1:
             raise ValueError(
                 f"ANALYTICS_EXPORT_BUDGET_S ({self.export_budget_s}) must be at least 1 s below "
-                f"AGENT_SHUTDOWN_TIMEOUT_S ({self.shutdown_timeout_s}), or the record may be lost at shutdown"
+                f"AGENT_SESSION_END_TIMEOUT_S ({self.session_end_timeout_s}), or the record may be lost at the end "
+                "of a call"
             )
         return self
 

@@ -13,7 +13,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from livekit.agents import ConversationItemAddedEvent, UserInputTranscribedEvent, llm
+from livekit.agents import ConversationItemAddedEvent, llm
 
 from benchmarks.export_bench import UTTERANCES, _collector
 
@@ -25,16 +25,19 @@ def _feed_one_hour(collector: Any) -> list[float]:
     handler_us: list[float] = []
     for turn in range(EXCHANGES_PER_HOUR):
         text = UTTERANCES[turn % len(UTTERANCES)]
-        transcribed = UserInputTranscribedEvent(transcript=text, is_final=True)
-        added = ConversationItemAddedEvent(item=llm.ChatMessage(role="user", content=[text]))
+        added = ConversationItemAddedEvent(
+            item=llm.ChatMessage(
+                role="user", content=[text], metrics={"end_of_turn_delay": 0.6, "transcription_delay": 0.3}
+            )
+        )
         started = time.perf_counter_ns()
-        collector.on_user_input_transcribed(transcribed)
+        # The committed user turn: the only handler a final user turn runs (signals are detected there).
         collector.on_conversation_item_added(added)
         handler_us.append((time.perf_counter_ns() - started) / 1000)
         reply = llm.ChatMessage(
             role="assistant",
             content=[f"Thanks, that helps. Here is what I found about point {turn}."],
-            metrics={"llm_node_ttft": 0.35, "tts_node_ttfb": 0.2, "end_of_turn_delay": 0.6},
+            metrics={"llm_node_ttft": 0.35, "tts_node_ttfb": 0.2, "e2e_latency": 1.2},
         )
         collector.on_conversation_item_added(ConversationItemAddedEvent(item=reply))
     return handler_us

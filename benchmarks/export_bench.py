@@ -3,7 +3,7 @@
     uv run --frozen python -m benchmarks.export_bench [--records 300]
 
 Prints JSON: build + validate + gzip + put p50/p99 in ms over N records (target p99 < 100 ms), each stage's
-p50, and the event-loop time per final utterance spent in the collector's `user_input_transcribed` handler,
+p50, and the event-loop time per final user turn spent in the collector's `conversation_item_added` handler,
 which runs the signal detector inline (target < 50 µs).
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from livekit.agents import ConversationItemAddedEvent, UserInputTranscribedEvent, llm
+from livekit.agents import ConversationItemAddedEvent, llm
 
 from agent.collector import SessionCollector, SimulatedClock
 from agent.exporter import Exporter, S3Sink, encode_record, make_s3_client
@@ -133,7 +133,6 @@ def _build_times(base: dict[str, Any]) -> list[float]:
     for _ in range(200):
         collector = _collector()
         for turn, text in enumerate(UTTERANCES):
-            collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript=text, is_final=True))
             collector.on_conversation_item_added(
                 ConversationItemAddedEvent(item=llm.ChatMessage(role="user", content=[text]))
             )
@@ -157,8 +156,8 @@ def _collector() -> SessionCollector:
 
 
 def bench_collection(rounds: int = 4000) -> dict[str, Any]:
-    """Event-loop time of the handler LiveKit calls for each final user transcript (signal detection inline)."""
-    events = [UserInputTranscribedEvent(transcript=text, is_final=True) for text in UTTERANCES]
+    """Event-loop time of the handler LiveKit calls for each committed user turn (signal detection inline)."""
+    events = [ConversationItemAddedEvent(item=llm.ChatMessage(role="user", content=[text])) for text in UTTERANCES]
     samples = []
     collector = _collector()
     for index in range(rounds):
@@ -166,7 +165,7 @@ def bench_collection(rounds: int = 4000) -> dict[str, Any]:
             collector = _collector()  # a call has a bounded number of utterances
         event = events[index % len(events)]
         t0 = time.perf_counter_ns()
-        collector.on_user_input_transcribed(event)
+        collector.on_conversation_item_added(event)
         samples.append((time.perf_counter_ns() - t0) / 1000)
     return {
         "utterances": rounds,

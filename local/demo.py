@@ -99,6 +99,10 @@ class _TimedSink:
         self.stored_at.setdefault(key, time.time())
         return outcome
 
+    def read(self, key: str) -> bytes | None:
+        result: bytes | None = self.inner.read(key)
+        return result
+
 
 @contextmanager
 def _loopback_without_proxy() -> Iterator[None]:
@@ -373,7 +377,7 @@ class Demo:
         exports: dict[str, Any] = {}
         replayed_ids: list[str] = []
         for _path, outcome in outcomes:
-            session_id = outcome.script.session_id
+            session_id = outcome.collector.session_id
             replayed_ids.append(session_id)
             previous = exports.get(session_id)
             if previous is None or previous.status == "spooled":

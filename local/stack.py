@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from botocore.config import Config
 
+from voice_analytics import cfn
 from voice_analytics.cfn import condition_value
 
 logger = logging.getLogger("local.stack")
@@ -82,37 +82,11 @@ class LocalStackError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------- template
 
 
-class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML's stubs are not installed
-    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their long form."""
-
-
-def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        return {"Fn::GetAtt": [resource, attribute]}
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as stream:
-        loaded = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    if not isinstance(loaded, dict):
-        raise LocalStackError(f"{path} is not a CloudFormation template")
-    return loaded
+    try:
+        return cfn.load_template(path)
+    except ValueError as error:
+        raise LocalStackError(str(error)) from error
 
 
 class _OfflineManagedPolicyLoader:

@@ -92,7 +92,8 @@ def simulate(
             read_timeout_s=settings.s3_read_timeout_s,
             max_attempts=settings.s3_max_attempts,
         )
-        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+        # Your credentials, not the agent's: reading lets a repeated run recognise its own record.
+        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id, read_existing=True)
     exporter = Exporter(
         sink, spool_dir=settings.spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
     )
@@ -113,6 +114,28 @@ def simulate(
         )
     if any(result.status == "spooled" for result in results):
         raise typer.Exit(1)
+
+
+# What the local stack, its emulators and the demo report need beyond the runtime set: the `dev` dependency group.
+LOCAL_STACK_PACKAGES = {
+    "moto": "moto[server]",
+    "samtranslator": "aws-sam-translator",
+    "cryptography": "cryptography",
+    "matplotlib": "matplotlib",
+}
+
+
+def _require_local_stack(command: str) -> None:
+    """Exit with what to install when the local stack's packages are missing (an install without the dev group)."""
+    from importlib.util import find_spec
+
+    missing = [package for module, package in LOCAL_STACK_PACKAGES.items() if find_spec(module) is None]
+    if missing:
+        sys.stderr.write(
+            f"error: `voice-analytics {command}` runs the local stack, which needs {', '.join(missing)}: these are in "
+            "the project's dev dependency group; install it with `uv sync` (not `uv sync --no-dev`) or `make demo`\n"
+        )
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -147,6 +170,7 @@ def demo(
 
     from rich.console import Console
 
+    _require_local_stack("demo")
     from local.demo import Demo, DemoError, find_scripts, print_report
 
     console = Console()
@@ -242,7 +266,10 @@ def spool_flush(
         Path | None, typer.Option("--spool-dir", help="Spool folder (default: ANALYTICS_SPOOL_DIR).")
     ] = None,
 ) -> None:
-    """Upload every spooled record with a conditional put; each is deleted once stored (or already there)."""
+    """Upload every spooled record with a conditional put; each is deleted once stored (or already there).
+
+    A spooled record whose key holds a different record is stored beside it as `<session_id>.dup-<hash>.json.gz`
+    (listed under "collisions"); nothing is overwritten or dropped."""
     import json
     import logging
 
@@ -257,7 +284,15 @@ def spool_flush(
         read_timeout_s=settings.s3_read_timeout_s,
         max_attempts=settings.s3_max_attempts,
     )
-    sink = S3Sink(bucket or settings.analytics_bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+    # The operator's credentials can read records (the agent's cannot): a spooled record already in the bucket is
+    # then recognised by its bytes instead of being stored again as a collision copy.
+    sink = S3Sink(
+        bucket or settings.analytics_bucket,
+        client,
+        sse=settings.s3_sse,
+        kms_key_id=settings.s3_kms_key_id,
+        read_existing=True,
+    )
     report = flush_spool(sink, spool_dir or settings.spool_dir)
     sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     if report.failed:

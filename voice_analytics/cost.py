@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from voice_analytics.cfn import condition_value
+from voice_analytics.cfn import condition_value, load_template
 
 DAYS_PER_MONTH = 30.4
 HOURS_PER_MONTH = DAYS_PER_MONTH * 24
@@ -181,12 +181,8 @@ def _alarm_metrics(properties: dict[str, Any]) -> int:
 def assumptions_from_template(template_path: Path, bench_path: Path | None = None) -> Assumptions:
     """Alarms, dashboards, keys, secrets, event sources, batching windows and memory from the template as deployed
     with its default parameters; compute times from `make bench`."""
-    from cfnlint.decode import decode
-
-    template, errors = decode(str(template_path))
-    if errors or template is None:
-        raise ValueError(f"cannot read {template_path}: {errors}")
-    deployed = _at_parameter_defaults(json.loads(json.dumps(template)))
+    template = load_template(template_path)
+    deployed = _at_parameter_defaults(template)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for name, body in deployed.items():
         by_type.setdefault(body["Type"], []).append({"name": name, **body.get("Properties", {})})

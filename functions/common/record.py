@@ -102,10 +102,21 @@ class TTSUsage(_Model):
     audio_seconds: Annotated[float, Field(ge=0)] = 0.0
 
 
+class ModelRequests(_Model):
+    """A model billed per request: LiveKit's end-of-turn detector and adaptive interruption in LiveKit Cloud."""
+
+    model: Name
+    provider: Annotated[str, Field(max_length=100)] = ""
+    requests: Annotated[int, Field(ge=0)] = 0
+
+
 class Usage(_Model):
     llm: list[LLMUsage] = Field(default_factory=list)
     stt: list[STTUsage] = Field(default_factory=list)
     tts: list[TTSUsage] = Field(default_factory=list)
+    # Optional since the fields were added to v1: absent from records of calls that used no such model.
+    eot: list[ModelRequests] = Field(default_factory=list)
+    interruption: list[ModelRequests] = Field(default_factory=list)
 
 
 class Percentiles(_Model):
@@ -120,6 +131,10 @@ class Latency(_Model):
     llm_ttft_ms: Percentiles | None = None
     tts_ttfb_ms: Percentiles | None = None
     end_of_utterance_delay_ms: Percentiles | None = None
+    # From the end of the caller's speech to the agent's first audio played (audio calls only).
+    e2e_latency_ms: Percentiles | None = None
+    # From the end of the caller's speech to the final transcript (audio calls only).
+    transcription_delay_ms: Percentiles | None = None
 
 
 class Turn(_Model):
@@ -133,6 +148,9 @@ class SessionRecord(_Model):
 
     schema_version: Literal["1"] = SCHEMA_VERSION
     session_id: Annotated[str, Field(pattern=SESSION_ID_PATTERN)]
+    # The LiveKit room name, with any phone number or email in it replaced by a salted hash (as in the session id).
+    # Room names repeat (console rooms, reused names): the session id, not the room, identifies a call.
+    room: Annotated[str, Field(pattern=SESSION_ID_PATTERN)] | None = None
     agent: AgentInfo
     caller: CallerInfo
     started_at: AwareDatetime

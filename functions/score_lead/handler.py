@@ -15,7 +15,7 @@ from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import lambda_kit
 from functions.common.record import SessionRecord
 from functions.common.settings import score_lead_settings
-from functions.score_lead.logic import load_session, score_and_publish
+from functions.score_lead.logic import load_session, resolve_copy, score_and_publish
 from functions.score_lead.notification import S3ObjectCreatedEvent
 from functions.score_lead.reader import RejectedObjectError
 from functions.score_lead.storage import ObjectMissingError, quarantine_object
@@ -52,7 +52,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("Ignoring an object outside the sessions prefix", extra={"object": source.uri})
         return
     try:
-        session, source = load_session(s3_client(), source, settings)
+        loaded = load_session(s3_client(), source, settings)
     except ObjectMissingError as missing:
         metrics.add_metric(name="ObjectsMissing", unit=MetricUnit.Count, value=1)
         logger.warning("Session object is gone; nothing to score", extra={"object": source.uri, "error": str(missing)})
@@ -65,9 +65,13 @@ def record_handler(record: SQSRecord) -> None:
             extra={"object": source.uri, "quarantined_to": target.uri, "reason": rejected.reason},
         )
         return
+    # A collision copy (`<session_id>.dup-<hash>.json.gz`): nothing to do for a duplicate export, or a derived id.
+    session = resolve_copy(s3_client(), loaded, settings).record
+    if session is None:
+        return
     logger.append_keys(session_id=session.session_id)
     try:
-        score_once(session_id=session.session_id, record=session, source=source)
+        score_once(session_id=session.session_id, record=session, source=loaded.location)
     finally:
         logger.remove_keys(["session_id"])
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
@@ -20,8 +22,8 @@ from functions.common.record import SessionRecord, partition_key
 from functions.common.scoring import HotThresholds, LeadScore, score_by_rules
 from functions.common.settings import ScoreLeadSettings
 from functions.score_lead.llm import score_with_llm
-from functions.score_lead.reader import read_record
-from functions.score_lead.storage import fetch_object, write_scored
+from functions.score_lead.reader import RejectedObjectError, read_record
+from functions.score_lead.storage import ObjectMissingError, fetch_object, write_scored
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -30,11 +32,63 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
-def load_session(s3: S3Client, location: S3Location, settings: ScoreLeadSettings) -> tuple[SessionRecord, S3Location]:
+OBJECT_SUFFIX = ".json.gz"
+
+
+@dataclass(frozen=True)
+class LoadedSession:
+    record: SessionRecord
+    location: S3Location
+    data: bytes
+
+
+def load_session(s3: S3Client, location: S3Location, settings: ScoreLeadSettings) -> LoadedSession:
     """Read and validate the object; raises RejectedObjectError (quarantine) or ObjectMissingError."""
     fetched = fetch_object(s3, location, settings.max_record_bytes)
     record = read_record(fetched.data, fetched.location.uri, settings.max_decompressed_bytes)
-    return record, fetched.location
+    return LoadedSession(record=record, location=fetched.location, data=fetched.data)
+
+
+CopyKind = Literal["primary", "duplicate", "collision", "orphan"]
+
+
+@dataclass(frozen=True)
+class CopyDecision:
+    kind: CopyKind
+    record: SessionRecord | None  # None: nothing to do (a duplicate export)
+
+
+def resolve_copy(s3: S3Client, loaded: LoadedSession, settings: ScoreLeadSettings) -> CopyDecision:
+    """What to score for an object: itself, nothing (a duplicate export), or itself under a derived session id.
+
+    The agent stores a record as `<session_id>.dup-<hash>.json.gz` when `<session_id>.json.gz` exists and it cannot
+    tell whether that object is the same record (its role may not read; agent/exporter.py `store`). So an object
+    whose name is not `<session_id>.json.gz` is such a copy, compared here with the primary object: the same bytes
+    are a duplicate export (no effect); different bytes are another call that was given the same session id,
+    scored as `<session_id>-<first 8 hex of the SHA-256 of its bytes>` so that neither call is lost or doubled.
+    """
+    record, location = loaded.record, loaded.location
+    folder, _, name = location.key.rpartition("/")
+    if name.removesuffix(OBJECT_SUFFIX) == record.session_id:
+        return CopyDecision("primary", record)
+    primary = S3Location(bucket=location.bucket, key=f"{folder}/{record.session_id}{OBJECT_SUFFIX}")
+    context = {"session_id": record.session_id, "object": location.uri, "primary": primary.uri}
+    try:
+        primary_data: bytes | None = fetch_object(s3, primary, settings.max_record_bytes).data
+    except ObjectMissingError:
+        logger.warning("Session copy without its primary object; scoring it as the session", extra=context)
+        return CopyDecision("orphan", record)
+    except RejectedObjectError:
+        primary_data = None  # the primary is not a record this size: it cannot be this one
+    if primary_data == loaded.data:
+        logger.info("Duplicate export of a stored session acknowledged; nothing to do", extra=context)
+        return CopyDecision("duplicate", None)
+    derived = f"{record.session_id[:119]}-{hashlib.sha256(loaded.data).hexdigest()[:8]}"
+    logger.warning(
+        "Session id collision: a different record under the same session id; scored as a session of its own",
+        extra={**context, "scored_as": derived},
+    )
+    return CopyDecision("collision", record.model_copy(update={"session_id": derived}))
 
 
 def score(record: SessionRecord, settings: ScoreLeadSettings) -> LeadScore:

@@ -210,7 +210,7 @@ def test_detector_reads_only_the_first_100000_characters() -> None:
 
 
 def test_collector_takes_100000_character_utterances_and_still_builds_a_valid_bounded_record() -> None:
-    from livekit.agents import UserInputTranscribedEvent
+    from livekit.agents import ConversationItemAddedEvent, llm
 
     collector = SessionCollector(
         session_id="adversarial-utterances",
@@ -221,7 +221,9 @@ def test_collector_takes_100000_character_utterances_and_still_builds_a_valid_bo
     )
     started = time.perf_counter()
     for text in ADVERSARIAL_UTTERANCES.values():
-        collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript=text, is_final=True))
+        collector.on_conversation_item_added(
+            ConversationItemAddedEvent(item=llm.ChatMessage(role="user", content=[text]))
+        )
     elapsed = time.perf_counter() - started
 
     record: dict[str, Any] = collector.build_record()

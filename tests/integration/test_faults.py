@@ -13,6 +13,7 @@ read back, DLQ depths, quarantined objects.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib
 import json
 import random
@@ -28,7 +29,7 @@ from botocore.awsrequest import AWSResponse
 
 from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client, spooled_keys
 from local.stack import environment
-from tests.integration.pipeline import Pipeline, record_data, running_pipeline, session_id
+from tests.integration.pipeline import Pipeline, gzip_line, record_data, running_pipeline, session_id
 
 pytestmark = pytest.mark.integration
 
@@ -154,8 +155,9 @@ def export_through(endpoint: str, bucket: str, spool_dir: Path, raw: dict[str, A
 
 
 def flush_to(pipeline: Pipeline, spool_dir: Path) -> Any:
+    """The operator's `spool flush`: credentials that may read records, so a repeat is recognised by its bytes."""
     client = make_s3_client(endpoint_url=pipeline.stack.endpoint_url)
-    return flush_spool(S3Sink(pipeline.bucket, client), spool_dir)
+    return flush_spool(S3Sink(pipeline.bucket, client, read_existing=True), spool_dir)
 
 
 def test_s3_unreachable_during_export_spools_and_the_flush_stores_exactly_one_object(
@@ -186,16 +188,19 @@ def test_s3_that_never_answers_spools_within_the_budget_and_a_second_flush_adds_
     assert result.status == "spooled" and result.duration_ms < 2500
 
     first = flush_to(pipeline, tmp_path)
-    # The agent's own retry (same record) after the flush: the conditional put keeps one object.
+    # The agent's own retry (same record) after the flush: it may not read the object to compare, so the record
+    # goes beside it as a collision copy, which score_lead finds identical to the primary and acknowledges.
     again = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path, record_data(sid), 5.0)
     second = flush_to(pipeline, tmp_path)
     pipeline.drain()
 
     assert first.uploaded == [result.key]
-    assert again.status == "already_exported"
+    assert again.status == "collision" and ".dup-" in again.key
     assert second.uploaded == [] and second.already_present == []
     assert pipeline.keys(result.key) == [result.key]
+    assert pipeline.keys(again.key) == [again.key]
     pipeline.assert_exactly_once(sid)
+    assert [key for key in pipeline.keys("scored/") if f"/{sid}" in key] == pipeline.scored(sid)
 
 
 def test_spooled_record_uploaded_meanwhile_by_a_retry_is_flushed_as_already_present(
@@ -211,6 +216,40 @@ def test_spooled_record_uploaded_meanwhile_by_a_retry_is_flushed_as_already_pres
     assert (result.status, retried.status) == ("spooled", "uploaded")
     assert report.already_present == [result.key] and report.uploaded == []
     assert spooled_keys(tmp_path) == []
+    pipeline.assert_exactly_once(sid)
+
+
+def test_a_different_record_under_an_existing_session_id_is_scored_as_a_session_of_its_own(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    sid = session_id("clash")
+    first = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path, record_data(sid), 5.0)
+    # Another call given the same id (a repeated room name in an older agent, a hand-made id): other content.
+    other = record_data(sid, end_reason="agent_ended", duration_s=42.0)
+    second = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path, other, 5.0)
+    pipeline.drain()
+
+    derived = f"{sid}-{second.key.rsplit('.dup-', 1)[1][:8]}"
+    assert (first.status, second.status) == ("uploaded", "collision")
+    assert pipeline.scored(sid) and pipeline.scored(derived)
+    for scored_id in (sid, derived):
+        assert len(pipeline.scored(scored_id)) == 1, scored_id
+        assert len(pipeline.tasks(scored_id)) == 1, scored_id
+    # Same caller contact in both records: one Lead, with both calls as its activities.
+    assert len(pipeline.leads(sid)) == 1
+    scored_other = json.loads(
+        gzip.decompress(pipeline.s3.get_object(Bucket=pipeline.bucket, Key=pipeline.scored(derived)[0])["Body"].read())
+    )
+    assert scored_other["end_reason"] == "agent_ended" and scored_other["session_id"] == derived
+
+
+def test_a_collision_copy_whose_primary_is_gone_is_scored_as_the_session(pipeline: Pipeline) -> None:
+    sid = session_id("orphan")
+    data = record_data(sid)
+    key = f"sessions/year=2026/month=11/day=20/{sid}.dup-0123456789abcdef.json.gz"
+    pipeline.put_raw(key, gzip_line(data))
+    pipeline.drain()
+
     pipeline.assert_exactly_once(sid)
 
 

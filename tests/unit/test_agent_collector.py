@@ -9,7 +9,6 @@ from livekit.agents import (
     CloseReason,
     ConversationItemAddedEvent,
     SessionUsageUpdatedEvent,
-    UserInputTranscribedEvent,
     llm,
     metrics,
 )
@@ -56,16 +55,19 @@ def test_percentiles_interpolate_and_are_absent_without_samples() -> None:
     assert percentiles([float(value) for value in range(1, 101)]) == {"count": 100, "p50": 50.5, "p95": 95.05}
 
 
-def test_final_transcript_and_its_committed_message_count_as_one_utterance() -> None:
+def test_signals_are_detected_on_the_committed_user_turn_not_on_stt_segments() -> None:
     collector = _collector()
-    collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript="we are a team", is_final=False))
-    collector.on_user_input_transcribed(UserInputTranscribedEvent(transcript="we are a team of 12", is_final=True))
-    message = llm.ChatMessage(role="user", content=["we are a team of 12"])
-    collector.on_conversation_item_added(ConversationItemAddedEvent(item=message))
+    # An STT provider finalises "a team of twenty five" in segments ("we're about twenty" / "five people"); LiveKit
+    # joins them into one user message, which is what the collector reads (tests/unit/test_agent_audio.py drives
+    # the segments through a real session).
+    greeting = llm.ChatMessage(role="assistant", content=["Hi, how can I help?"])
+    message = llm.ChatMessage(role="user", content=["we are a team of twenty five people"])
+    for item in (greeting, message):
+        collector.on_conversation_item_added(ConversationItemAddedEvent(item=item))
 
     record = parse_record(collector.build_record())
-    assert record.signals.team_size == 12
-    assert [item.field for item in record.signals.evidence] == ["team_size"]
+    assert record.signals.team_size == 25
+    assert [(item.field, item.turn_index) for item in record.signals.evidence] == [("team_size", 1)]
     assert record.user_turns == 1
 
 
@@ -76,15 +78,27 @@ def test_usage_and_latency_come_from_livekit_usage_and_turn_metrics() -> None:
             metrics.LLMModelUsage(provider="openai", model="gpt-4.1-mini", input_tokens=900, output_tokens=120),
             metrics.STTModelUsage(provider="deepgram", model="nova-3", audio_duration=42.5),
             metrics.TTSModelUsage(provider="cartesia", model="sonic-3", characters_count=640, audio_duration=38.0),
+            metrics.EOTModelUsage(provider="livekit", model="turn-detector-v1", total_requests=31),
+            metrics.InterruptionModelUsage(provider="livekit", model="adaptive", total_requests=4),
         ]
     )
     collector.on_session_usage_updated(SessionUsageUpdatedEvent(usage=usage))
-    user = llm.ChatMessage(role="user", content=["hello"], metrics={"end_of_turn_delay": 0.4})
-    reply = llm.ChatMessage(role="assistant", content=["hi"], metrics={"llm_node_ttft": 0.35, "tts_node_ttfb": 0.12})
+    user = llm.ChatMessage(
+        role="user", content=["hello"], metrics={"end_of_turn_delay": 0.4, "transcription_delay": 0.25}
+    )
+    reply = llm.ChatMessage(
+        role="assistant",
+        content=["hi"],
+        metrics={"llm_node_ttft": 0.35, "tts_node_ttfb": 0.12, "e2e_latency": 1.1},
+    )
     for item in (user, reply):
         collector.on_conversation_item_added(ConversationItemAddedEvent(item=item))
 
     record = parse_record(collector.build_record())
+    assert record.usage.eot[0].model == "turn-detector-v1" and record.usage.eot[0].requests == 31
+    assert record.usage.interruption[0].requests == 4
+    assert record.latency.e2e_latency_ms is not None and record.latency.e2e_latency_ms.p50 == 1100.0
+    assert record.latency.transcription_delay_ms is not None and record.latency.transcription_delay_ms.p50 == 250.0
     assert record.usage.llm[0].input_tokens == 900 and record.usage.llm[0].model == "gpt-4.1-mini"
     assert record.usage.stt[0].audio_seconds == 42.5
     assert record.usage.tts[0].characters == 640
@@ -120,3 +134,26 @@ def test_a_session_that_never_closed_takes_its_end_reason_from_the_shutdown() ->
     collector.note_shutdown("room disconnected")
     assert collector.end_reason() is EndReason.CALLER_HANGUP
     assert parse_record(collector.build_record()).end_reason is EndReason.CALLER_HANGUP
+
+
+def test_the_room_label_is_recorded_beside_the_session_id() -> None:
+    collector = SessionCollector(
+        session_id="console-AJ_1",
+        room="console",
+        agent_name="a",
+        agent_version="1",
+        transcript_mode=TranscriptMode.OFF,
+        caller_salt="s",
+    )
+    record = parse_record(collector.build_record())
+    assert (record.session_id, record.room) == ("console-AJ_1", "console")
+    assert "room" not in _collector().build_record()
+
+
+def test_a_session_id_outside_the_record_alphabet_is_refused_at_once() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="does not match"):
+        SessionCollector(
+            session_id="../x", agent_name="a", agent_version="1", transcript_mode=TranscriptMode.OFF, caller_salt="s"
+        )

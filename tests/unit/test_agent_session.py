@@ -63,7 +63,9 @@ async def test_example_conversation_lands_signals_tools_usage_and_contact_in_one
 
     assert parsed.usage.llm[0].model == "scripted" and parsed.usage.llm[0].input_tokens > 0
     assert parsed.usage.llm[0].output_tokens > 0
-    assert parsed.latency.llm_ttft_ms is not None and parsed.latency.llm_ttft_ms.count == 3
+    # A scripted model's latencies are noise: simulated records leave them out, and so are the same bytes each run.
+    assert parsed.latency.llm_ttft_ms is None
+    assert {call.duration_ms for call in parsed.tool_calls} == {0.0}
     assert parsed.user_turns == 3
     assert parsed.caller.channel == "sip"
     assert parsed.caller.key_hash == hash_caller("sip_+14155550123", "test-salt")

@@ -18,9 +18,10 @@ def test_bucket_alias_and_defaults_for_a_local_run() -> None:
     assert primary.analytics_bucket == "new"
 
 
-def test_export_budget_longer_than_the_shutdown_timeout_is_refused_naming_the_variables() -> None:
-    with pytest.raises(SettingsError, match="ANALYTICS_EXPORT_BUDGET_S"):
-        AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12", "AGENT_SHUTDOWN_TIMEOUT_S": "10"})
+def test_export_budget_longer_than_the_session_end_timeout_is_refused_naming_the_variables() -> None:
+    with pytest.raises(SettingsError, match=r"ANALYTICS_EXPORT_BUDGET_S.*AGENT_SESSION_END_TIMEOUT_S"):
+        AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12", "AGENT_SESSION_END_TIMEOUT_S": "10"})
+    assert AgentSettings.from_env({"ANALYTICS_EXPORT_BUDGET_S": "12"}).session_end_timeout_s == 300
     with pytest.raises(SettingsError, match="ANALYTICS_TRANSCRIPT"):
         AgentSettings.from_env({"ANALYTICS_TRANSCRIPT": "verbatim"})
 
@@ -51,3 +52,16 @@ def test_agent_never_reads_salesforce_or_amplitude_credentials() -> None:
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"(environ|getenv)[^\n]*(SALESFORCE|AMPLITUDE)", source, re.IGNORECASE), path.name
         assert "functions.common.salesforce" not in source and "functions.common.amplitude" not in source, path.name
+
+
+def test_every_agent_variable_is_in_env_example_and_documented() -> None:
+    from pathlib import Path
+
+    from agent import settings as settings_module
+
+    root = Path(settings_module.__file__).parents[1]
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    guide = (root / "docs" / "agent.md").read_text(encoding="utf-8")
+    for names in settings_module._ENV_NAMES.values():
+        assert f"\n{names[0]}=" in example, names[0]
+        assert f"`{names[0]}`" in guide, names[0]

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client, spooled_keys
+from agent.exporter import Exporter, S3Sink, collision_key, flush_spool, make_s3_client, spooled_keys
 from agent.simulate import run_script
 from tests.agent_fixtures import EXAMPLE_SCRIPT, SCHEMA_PATH, example_script, make_settings
 from voice_analytics.cli import app
@@ -39,12 +39,18 @@ def _exporter(bucket: str, endpoint: str, spool_dir: Path, *, budget_s: float = 
     return Exporter(S3Sink(bucket, client), spool_dir=spool_dir, budget_s=budget_s)
 
 
+def _reader(bucket: str, endpoint: str, spool_dir: Path) -> Exporter:
+    """An exporter with credentials that may read records (an operator's), unlike the agent's."""
+    return Exporter(S3Sink(bucket, make_s3_client(endpoint_url=endpoint), read_existing=True), spool_dir=spool_dir)
+
+
 async def test_record_is_put_once_with_type_encoding_encryption_and_schema_version(
     tmp_path: Path, bucket: str, s3: Any, aws_env: str
 ) -> None:
-    exporter = _exporter(bucket, aws_env, tmp_path / "spool")
-    outcome = await run_script(example_script(), exporter, settings=make_settings())
-    again = await exporter.export(outcome.collector.build_record())
+    outcome = await run_script(
+        example_script(), _exporter(bucket, aws_env, tmp_path / "spool"), settings=make_settings()
+    )
+    again = await _reader(bucket, aws_env, tmp_path / "spool").export(outcome.collector.build_record())
 
     assert (outcome.export.status, again.status) == ("uploaded", "already_exported")
     assert _keys(s3, bucket) == [KEY]
@@ -75,7 +81,7 @@ async def test_s3_outage_spools_the_record_and_a_later_flush_leaves_exactly_one_
     second = flush_spool(up, spool_dir)
 
     assert first.uploaded == [KEY] and not first.failed
-    assert second.as_dict() == {"uploaded": [], "already_present": [], "failed": {}}
+    assert second.as_dict() == {"uploaded": [], "already_present": [], "collisions": {}, "failed": {}}
     assert _keys(s3, bucket) == [KEY]
     assert spooled_keys(spool_dir) == []
 
@@ -89,7 +95,7 @@ async def test_flush_of_a_record_that_reached_s3_after_all_deletes_the_spool_cop
     await run_script(example_script(), _exporter(bucket, _closed_port_endpoint(), spool_dir), settings=make_settings())
     assert uploaded.export.status == "uploaded" and spooled_keys(spool_dir) == [KEY]
 
-    report = flush_spool(S3Sink(bucket, make_s3_client(endpoint_url=aws_env)), spool_dir)
+    report = flush_spool(S3Sink(bucket, make_s3_client(endpoint_url=aws_env), read_existing=True), spool_dir)
 
     assert report.already_present == [KEY]
     assert _keys(s3, bucket) == [KEY]
@@ -123,4 +129,51 @@ def test_cli_simulate_to_a_bucket_then_spool_flush(tmp_path: Path, bucket: str, 
 
     flushed = runner.invoke(app, ["spool", "flush", "--bucket", bucket], env=env)
     assert flushed.exit_code == 0, flushed.output
-    assert json.loads(flushed.stdout.splitlines()[-1]) == {"uploaded": [], "already_present": [], "failed": {}}
+    assert json.loads(flushed.stdout.splitlines()[-1]) == {
+        "uploaded": [],
+        "already_present": [],
+        "collisions": {},
+        "failed": {},
+    }
+
+
+async def test_the_agent_which_may_not_read_stores_a_repeat_as_a_collision_copy_and_never_overwrites(
+    tmp_path: Path, bucket: str, s3: Any, aws_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = _exporter(bucket, aws_env, tmp_path / "spool")
+    outcome = await run_script(example_script(), agent, settings=make_settings())
+    first_body = s3.get_object(Bucket=bucket, Key=KEY)["Body"].read()
+
+    repeat = await agent.export(outcome.collector.build_record())
+    repeat_again = await agent.export(outcome.collector.build_record())
+
+    assert (repeat.status, repeat_again.status) == ("collision", "collision")
+    assert repeat.key == repeat_again.key == collision_key(KEY, first_body)
+    assert _keys(s3, bucket) == sorted([KEY, repeat.key])
+    assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == first_body
+    warning = next(message for message in caplog.messages if "cannot be compared" in message)
+    assert f"s3://{bucket}/{KEY}" in warning and f"s3://{bucket}/{repeat.key}" in warning
+
+
+async def test_an_operator_flush_of_a_different_record_at_the_key_keeps_both(
+    tmp_path: Path, bucket: str, s3: Any, aws_env: str
+) -> None:
+    await run_script(example_script(), _exporter(bucket, aws_env, tmp_path / "spool"), settings=make_settings())
+    other = await run_script(
+        example_script(end_reason="agent_ended"),
+        _exporter(bucket, _closed_port_endpoint(), tmp_path / "spool"),
+        settings=make_settings(),
+    )
+    assert other.export.status == "spooled"
+
+    report = flush_spool(S3Sink(bucket, make_s3_client(endpoint_url=aws_env), read_existing=True), tmp_path / "spool")
+
+    (copy_key,) = report.collisions.values()
+    assert report.collisions == {KEY: copy_key} and ".dup-" in copy_key
+    assert _keys(s3, bucket) == sorted([KEY, copy_key])
+    assert json.loads(gzip.decompress(s3.get_object(Bucket=bucket, Key=KEY)["Body"].read()))["end_reason"] == (
+        "caller_hangup"
+    )
+    assert json.loads(gzip.decompress(s3.get_object(Bucket=bucket, Key=copy_key)["Body"].read()))["end_reason"] == (
+        "agent_ended"
+    )
