@@ -11,6 +11,7 @@ turn, and an empty word drops out with its space ("by {the} end" is "by end" and
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import tomllib
@@ -25,18 +26,25 @@ LEXICON_DIR = Path(__file__).with_name("lexicons")
 # The session record's pattern for an integration id (functions/common/record.py).
 ID_PATTERN = re.compile(r"^[a-z0-9_]{1,40}$")
 _SLOT = re.compile(r"\{([a-z_]+)\}")
+# Entries the tokenizer reads as themselves beyond doubt; anything else gets the full check.
+_PLAIN_WORD = re.compile(r"[a-z]+")
+_PLAIN_PHRASE = re.compile(r"[a-z]+(?: [a-z]+)*")
 
 
 class LexiconError(ValueError):
     """A lexicon file breaks a rule; the message names the file and the entry."""
 
 
+@functools.cache
 def tokens_of(phrase: str) -> tuple[str, ...]:
+    """The tokens of a lexicon phrase (cached: each is read for its check and again for its index)."""
     return tuple(TOKEN_RE.findall(phrase))
 
 
 def phrase_problem(phrase: str) -> str | None:
     """Why the tokenizer cannot produce `phrase` as a token sequence, or None when it can."""
+    if _PLAIN_PHRASE.fullmatch(phrase):
+        return None  # lowercase words and single spaces: each word is one token (most entries, checked fast)
     if phrase != phrase.lower():
         return "is not lowercase"
     if phrase != " ".join(phrase.split()):
@@ -49,6 +57,8 @@ def phrase_problem(phrase: str) -> str | None:
 
 def word_problem(word: str) -> str | None:
     """Why `word` is not exactly one token, or None when it is."""
+    if _PLAIN_WORD.fullmatch(word):
+        return None
     if word != word.lower():
         return "is not lowercase"
     if tokens_of(word) != (word,):
@@ -186,7 +196,8 @@ class Lexicon:
         return views
 
     def phrase_map(self, key: str, names: Collection[str] | re.Pattern[str]) -> dict[str, str]:
-        """A table of names to phrase lists, as phrase -> name; a phrase may belong to one name only."""
+        """A table of names to phrase lists, as phrase (its tokens joined by spaces) -> name; a phrase may belong to
+        one name only."""
         table = self.table(key)
         mapping: dict[str, str] = {}
         for name in table.names():
@@ -194,9 +205,10 @@ class Lexicon:
             if not allowed:
                 raise table.error(name, "is not a known name" if not isinstance(names, re.Pattern) else "is not an id")
             for phrase in table.phrases(name):
-                if phrase in mapping:
-                    raise table.error(name, f"{phrase!r} is also listed under {mapping[phrase]!r}")
-                mapping[phrase] = name
+                tokens = " ".join(tokens_of(phrase))  # "non-profit" and "non - profit" are one phrase
+                if tokens in mapping:
+                    raise table.error(name, f"{phrase!r} is also listed under {mapping[tokens]!r}")
+                mapping[tokens] = name
         table.close()
         return mapping
 

@@ -50,7 +50,7 @@ def _digits_value(token: str) -> float | None:
     return float(token)
 
 
-def _parse_numbers(tokens: list[str]) -> list[float] | None:
+def parse_numbers(tokens: list[str]) -> list[float] | None:
     """Values of a number phrase; a range ("30 to 40", "thirty or forty") yields both ends. None if unreadable."""
     values: list[float] = []
     total = 0.0
@@ -112,7 +112,7 @@ def _parse_numbers(tokens: list[str]) -> list[float] | None:
 
 
 def phrase_value(tokens: list[str]) -> float | None:
-    values = _parse_numbers(tokens)
+    values = parse_numbers(tokens)
     if not values:
         return None
     if len(values) == 1:

@@ -17,6 +17,7 @@ import pytest
 from agent.signals.lexicon import LEXICON_DIR, TOKEN_RE, Lexicon, LexiconError
 from functions.common.record import Signals
 from functions.common.record_parts import Industry
+from tests.unit.test_eval_set import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[2]
 LEXICON_FILES = sorted(LEXICON_DIR.glob("*.toml"))
@@ -51,8 +52,10 @@ def _readable_by_tokenizer(phrase: str) -> bool:
 
 def test_lexicon_files_exist_and_the_detector_reads_them() -> None:
     assert [path.name for path in LEXICON_FILES] == [
+        "change.toml",
         "industries.toml",
         "integrations.toml",
+        "multipliers.toml",
         "numbers.toml",
         "rates.toml",
         "team.toml",
@@ -100,11 +103,21 @@ def test_integration_ids_fit_the_session_records_pattern_and_aliases_are_unambig
     assert len(every_alias) == len(set(every_alias))
 
 
+def test_the_detectors_integration_ids_are_the_catalogue_of_the_evaluation_readme() -> None:
+    assert set(_raw("integrations")["aliases"]) == CATALOGUE
+
+
 def test_industry_keywords_are_filed_under_industry_values_and_are_unambiguous() -> None:
-    keywords = _raw("industries")["keywords"]
-    assert set(keywords) <= {member.value for member in Industry}
-    every_keyword = [keyword for names in keywords.values() for keyword in names]
-    assert len(every_keyword) == len(set(every_keyword))
+    industries = _raw("industries")
+    for table in ("keywords", "descriptions"):
+        assert set(industries[table]) <= {member.value for member in Industry}, table
+    every_phrase = [
+        " ".join(TOKEN_RE.findall(SLOT.sub("x", phrase)))
+        for table in ("keywords", "descriptions")
+        for phrases in industries[table].values()
+        for phrase in phrases
+    ]
+    assert len(every_phrase) == len(set(every_phrase))
 
 
 def _lexicon_with(tmp_path: Path, name: str, old: str, new: str) -> Lexicon:
@@ -166,7 +179,7 @@ def test_a_broken_entry_is_reported_with_its_file_and_entry(
 
 def test_a_key_nobody_reads_is_reported(tmp_path: Path) -> None:
     lexicon = _lexicon_with(tmp_path, "volume", "verbs = [", 'verb_skip = ["out"]\nverbs = [')
-    for key in ("documents", "count_of_extra", "verbs", "verb_skips"):
+    for key in ("documents", "count_of_extra", "verbs", "verb_skips", "subject_links"):
         lexicon.words(key)
     with pytest.raises(LexiconError, match=r"volume\.toml: verb_skip is not a key the detector reads"):
         lexicon.close()
