@@ -46,6 +46,13 @@ ADVERSARIAL = {
     "people_nouns": ("5 people " * 12_000)[:100_000],
     "spaces": " " * 100_000,
     "team_context": ("team of " * 13_000)[:100_000],
+    # the look-arounds of members, rates per each, changes, dates and product lists
+    "member_lists": ("me and two assistants " * 5_000)[:100_000],
+    "rates_per_person": ("each of us sends 10 a week " * 4_000)[:100_000],
+    "people_per_month": ("5 people a month " * 6_000)[:100_000],
+    "changes": ("went from 10 to 20 people now 30 " * 3_000)[:100_000],
+    "dates": ("by the 15th renewal in two weeks " * 3_000)[:100_000],
+    "product_lists": ("we don't use slack or box outlook teams " * 2_500)[:100_000],
 }
 
 

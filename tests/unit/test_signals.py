@@ -114,7 +114,7 @@ def test_integrations_are_canonical_names_in_order_of_mention(utterance: str, in
         ("it's pretty time-sensitive for us", "time-sensitive"),
         ("i need these signed by friday", "by friday"),
         ("our trial expires soon", "expires"),
-        ("we need to go live this week", "this week"),
+        ("we need to go live this week", "go live this week"),
         ("no rush really", None),
         ("it's not urgent", None),
         ("there's no real deadline", None),
@@ -182,6 +182,12 @@ def test_a_later_negation_clears_urgency() -> None:
         ("twenty-five 30-40 hundred and " * 4_000)[:100_000],
         ("a couple of " * 9_000)[:100_000],
         ("1,000," * 20_000)[:100_000],
+        ("me and two assistants " * 5_000)[:100_000],
+        ("each of us sends 10 a week " * 4_000)[:100_000],
+        ("went from 10 to 20 people now 30 " * 3_000)[:100_000],
+        ("by the 15th renewal in two weeks " * 3_000)[:100_000],
+        ("we don't use slack or box outlook teams " * 2_500)[:100_000],
+        ("every deal needs a contract and " * 4_000)[:100_000],
     ],
 )
 def test_adversarial_utterances_are_handled_without_error(text: str) -> None:
