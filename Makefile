@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 # aws-sam-cli and checkov pin their own boto3 and cfn-lint, so they live in their own locked environment (tools/).
 TOOLS := $(UV) run --frozen --project tools
 
-.PHONY: bootstrap tools demo test lint typecheck template-check schema schema-check eval bench unit integration
+.PHONY: bootstrap tools demo test lint typecheck template-check schema schema-check eval bench unit integration mutation
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
@@ -46,6 +46,11 @@ test: lint typecheck template-check
 
 bench: bootstrap
 	$(RUN) python -m benchmarks.run
+
+# Mutation testing (mutmut) of the modules listed in tests/mutation/run.py, each against the fast tests that cover
+# it: prints the score per module and every surviving mutant (docs/testing.md). Not part of `make test` (minutes).
+mutation: bootstrap
+	$(RUN) python -m tests.mutation.run
 
 # --- SAM builds (`sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set; see template.yaml) ----------
 # Each artifact holds the `functions` package (common + the one function, so imports stay absolute) and the

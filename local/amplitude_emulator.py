@@ -11,8 +11,10 @@ emulator binds 127.0.0.1 only and serves one route to one test process. Plain HT
 urllib with the URL it is given, so TLS would prove nothing about it.
 
 Emulator-only conveniences, not part of the Amplitude API: `events`, `received_count`, `duplicates_dropped`,
-`request_log`, `export_state()` / `load_state()` (events kept between runs) and the fault switches `fail_next()`,
-`delay_next()`, `reset_faults()`.
+`request_log`, `batch_log` (the insert_ids each upload carried, and its answer), `export_state()` / `load_state()`
+(events kept between runs), the fault switches `fail_next()`, `delay_next()`, `reset_faults()`, and
+`faults_served` / `delays_served` (how many of them actually answered an upload, so a test can prove its fault
+fired).
 """
 
 from __future__ import annotations
@@ -189,6 +191,9 @@ class AmplitudeEmulator(LoopbackEmulator):
         self._faults: deque[_Fault] = deque()
         self._delays: deque[float] = deque()
         self._request_log: list[tuple[str, str, int]] = []
+        self._batch_log: list[tuple[int, tuple[str, ...]]] = []
+        self._faults_served = 0
+        self._delays_served = 0
 
     # -- lifecycle (start, stop, context manager, port: LoopbackEmulator) --------------------------------------
 
@@ -235,6 +240,25 @@ class AmplitudeEmulator(LoopbackEmulator):
         """(method, path without query string, status) of every request answered, oldest first."""
         with self._lock:
             return list(self._request_log)
+
+    @property
+    def batch_log(self) -> list[tuple[int, tuple[str, ...]]]:
+        """(status, insert_ids of its events) of every upload to the HTTP V2 endpoint whose body held an event list,
+        oldest first: which sessions each request carried, whatever its answer."""
+        with self._lock:
+            return list(self._batch_log)
+
+    @property
+    def faults_served(self) -> int:
+        """Uploads answered with a `fail_next()` fault so far (a queued fault nobody triggered is not counted)."""
+        with self._lock:
+            return self._faults_served
+
+    @property
+    def delays_served(self) -> int:
+        """Uploads whose answer a `delay_next()` held back so far."""
+        with self._lock:
+            return self._delays_served
 
     def export_state(self) -> dict[str, Any]:
         """The stored events as JSON-able data, for `load_state()` in a later run (the demo keeps this in
@@ -299,6 +323,8 @@ class AmplitudeEmulator(LoopbackEmulator):
             with self._lock:
                 fault = self._faults.popleft() if self._faults else None
                 delay = self._delays.popleft() if self._delays else 0.0
+                self._faults_served += fault is not None
+                self._delays_served += delay > 0
             try:
                 response = self._ingest(headers, body, fault)
             except _Rejected as rejected:
@@ -308,7 +334,22 @@ class AmplitudeEmulator(LoopbackEmulator):
                 _log.exception("Amplitude emulator failed on %s %s", method, path)
                 response = _error(500, f"local Amplitude emulator error: {exc!r}")
         self._log_request(method, raw_path, response.status)
+        if path == HTTP_API_PATH and method == "POST":
+            self._log_batch(body, response.status)
         return response, delay
+
+    def _log_batch(self, body: bytes, status: int) -> None:
+        try:
+            events = json.loads(body).get("events")
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(events, list):
+            return
+        insert_ids = tuple(
+            str(event["insert_id"]) for event in events if isinstance(event, dict) and event.get("insert_id")
+        )
+        with self._lock:
+            self._batch_log.append((status, insert_ids))
 
     def _ingest(self, headers: Mapping[str, str], body: bytes, fault: _Fault | None) -> _Response:
         if not headers.get("content-type", "").lower().startswith("application/json"):

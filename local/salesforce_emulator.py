@@ -12,8 +12,9 @@ weight and nothing else. TLS is real (a self-signed certificate made with `crypt
 client code under test must be exercised with certificate verification on, exactly as in AWS.
 
 Emulator-only conveniences, not part of the Salesforce API: `records()`, `request_log`, `seed()`,
-`export_state()` / `load_state()` (records kept between runs) and the fault switches `fail_next()`, `delay_next()`,
-`expire_sessions()`, `reset_faults()`.
+`export_state()` / `load_state()` (records kept between runs), the fault switches `fail_next()`, `delay_next()`,
+`expire_sessions()`, `reset_faults()`, and `faults_served` / `delays_served` (how many of them actually answered a
+call, so a test can prove its fault fired).
 """
 
 from __future__ import annotations
@@ -1058,6 +1059,8 @@ class SalesforceEmulator(LoopbackEmulator):
         self._delays: deque[float] = deque()
         self._request_log: list[tuple[str, str, int]] = []
         self._api_calls = 0
+        self._faults_served = 0
+        self._delays_served = 0
 
         self._tempdir: Path | None = None
 
@@ -1137,6 +1140,18 @@ class SalesforceEmulator(LoopbackEmulator):
         """(method, path without query string, status) of every request answered, oldest first."""
         with self._lock:
             return list(self._request_log)
+
+    @property
+    def faults_served(self) -> int:
+        """Data API calls answered with a `fail_next()` fault so far (a queued fault nobody called is not counted)."""
+        with self._lock:
+            return self._faults_served
+
+    @property
+    def delays_served(self) -> int:
+        """Data API calls whose answer a `delay_next()` held back so far."""
+        with self._lock:
+            return self._delays_served
 
     def seed(self, sobject: str, values: Mapping[str, Any]) -> str:
         """Store a record directly, skipping validation and uniqueness; returns its id.
@@ -1248,6 +1263,8 @@ class SalesforceEmulator(LoopbackEmulator):
             fault = self._faults.popleft() if self._faults else None
             delay = self._delays.popleft() if self._delays else 0.0
             self._api_calls += 1
+            self._faults_served += fault is not None
+            self._delays_served += delay > 0
             usage = ("Sforce-Limit-Info", f"api-usage={self._api_calls}/{_DAILY_API_LIMIT}")
         try:
             if fault is not None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from samtranslator.yaml_helper import yaml_parse
 
 from functions.common import settings as settings_module
+from functions.common.scoring import HotThresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -30,6 +31,9 @@ NO_VALUE = {"Ref": "AWS::NoValue"}
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 # Settings that exist for the local stack only and must never be set in AWS.
 LOCAL_ONLY_FIELDS = {"salesforce_ca_bundle"}
+# Parameters that name a deployment (its stage, its secrets), where the code's default names the local one on purpose
+# (functions/common/settings.py: "defaults suit a local run"): not thresholds, so they differ by design.
+DEPLOYMENT_NAMES = {"Stage", "SalesforceSecretName", "AmplitudeSecretName"}
 # Every checkov suppression is reviewed: a new one needs its id here (and its reason in the template).
 REVIEWED_CHECKOV_SKIPS = {
     "CKV_AWS_18": {"AWS::S3::Bucket"},
@@ -241,6 +245,46 @@ def test_parameters_behind_function_settings_are_valid_setting_values(template: 
                     pytest.fail(f"{name}: {variable}={candidate!r} (from {value['Ref']}) is rejected: {error}")
                 checked += 1
     assert checked >= 10
+
+
+def test_parameter_defaults_equal_the_code_defaults_of_the_settings_they_feed(template: dict[str, Any]) -> None:
+    """A threshold or default that exists twice (a template parameter and the settings field it sets) is the same
+    in both: a local run, the tests and a deployment with default parameters behave alike. HotThresholds() (the
+    scoring rules' own defaults) is the same pair of thresholds."""
+    parameters = template["Parameters"]
+    compared: dict[str, Any] = {}
+    for name, body in functions(template).items():
+        model = settings_model(body)
+        for variable, value in function_environment(template, body).items():
+            if not (isinstance(value, dict) and value.get("Ref") in parameters):
+                continue
+            parameter, field = value["Ref"], variable.lower()
+            assert field in model.model_fields, f"{name}: {variable} (from {parameter}) is no settings field"
+            in_code = model.model_fields[field].default
+            if parameter in DEPLOYMENT_NAMES:
+                assert "local" in str(in_code), f"{parameter}: exempt as a deployment name, but {field}={in_code!r}"
+                continue
+            from_template = getattr(model.model_validate({field: str(parameters[parameter]["Default"])}), field)
+            assert from_template == in_code, (
+                f"{name}: template parameter {parameter} defaults to {parameters[parameter]['Default']!r}, "
+                f"but {model.__name__}.{field} defaults to {in_code!r}"
+            )
+            compared[parameter] = in_code
+    assert {"HotTeamSize", "HotMonthlyVolume", "MaxRecordBytes", "LlmScoringEnabled", "LlmModelId", "LogLevel"} <= set(
+        compared
+    )
+    rules = HotThresholds()
+    assert (rules.team_size, rules.monthly_volume) == (compared["HotTeamSize"], compared["HotMonthlyVolume"])
+
+
+def test_documented_parameter_defaults_are_the_templates(template: dict[str, Any]) -> None:
+    """docs/backend.md's parameter table lists every parameter with the template's default."""
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", (ROOT / "docs" / "backend.md").read_text(encoding="utf-8"), re.M)
+    documented = {name: default.strip() for name, default in rows if name in template["Parameters"]}
+    assert documented.keys() == template["Parameters"].keys()
+    for name, spec in template["Parameters"].items():
+        default = str(spec.get("Default", ""))
+        assert documented[name] == (f"`{default}`" if default else "empty"), name
 
 
 def test_dead_letter_queue_url_is_the_functions_own_dlq(template: dict[str, Any]) -> None:

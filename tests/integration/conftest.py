@@ -23,6 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from local.amplitude_emulator import AmplitudeEmulator
 from local.salesforce_emulator import SalesforceEmulator
+from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 
 REGION = "us-east-1"
 BUCKET = "voice-analytics-sessions-local"
@@ -56,6 +57,22 @@ class LocalStack:
     topic_arn: str
     salesforce: SalesforceEmulator
     amplitude: AmplitudeEmulator
+    outbox: AlertOutbox
+
+    def ledger(self) -> Ledger:
+        """Open a scenario's ledger (tests/integration/ledger.py): one DLQ shared by every handler here, so each
+        message's `FailedBy` says whose; the handlers run synchronously, so there is nothing to settle."""
+        return Ledger(
+            FarEnds(
+                s3=self.s3,
+                sqs=self.sqs,
+                bucket=BUCKET,
+                salesforce=self.salesforce,
+                amplitude=self.amplitude,
+                alerts=self.outbox,
+                dead_letter_queues={self.dlq_url: None},
+            )
+        )
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         """Receive and delete everything currently in a queue."""
@@ -163,6 +180,7 @@ def local_stack() -> Iterator[LocalStack]:
                 topic_arn=topic_arn,
                 salesforce=salesforce,
                 amplitude=amplitude,
+                outbox=AlertOutbox(sqs, alerts_url),
             )
         finally:
             server.stop()

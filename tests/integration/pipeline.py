@@ -1,5 +1,6 @@
 """One running pipeline for a test module: the stack from template.yaml on moto, both emulators, the real handlers
-polled by the local runner, and the read-backs every count assertion needs.
+polled by the local runner, the read-backs every count assertion needs, and `ledger()` (tests/integration/ledger.py),
+which every scenario ends with.
 
 Test-only settings (each one a shorter wait, none a change of behaviour):
 - every source queue gets `VisibilityTimeout=1` after the stack is created (`set_queue_attributes`; the template
@@ -17,7 +18,7 @@ import dataclasses
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,7 @@ from local.amplitude_emulator import AmplitudeEmulator
 from local.runner import LambdaRunner
 from local.salesforce_emulator import SalesforceEmulator
 from local.stack import LocalStack, environment
+from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 from tests.samples import example_record_data
 
 TEST_VISIBILITY_TIMEOUT_S = 1
@@ -35,8 +37,6 @@ TEST_BATCHING_WINDOW_S = 0.2
 TEST_SALESFORCE_TIMEOUT_S = 2
 TEST_AMPLITUDE_FLUSH_TIMEOUT_S = 3
 DRAIN_TIMEOUT_S = 45.0
-# Events the example (hot, meeting booked, one knowledge search) gives in Amplitude.
-EVENTS_PER_EXAMPLE_SESSION = 4
 
 
 def session_id(prefix: str = "flt") -> str:
@@ -69,7 +69,76 @@ class Pipeline:
     amplitude: AmplitudeEmulator
     log_dir: Path
     bucket: str
-    emails: list[dict[str, Any]] = field(default_factory=list)
+    outbox: AlertOutbox
+    ledgers: list[Ledger] = field(default_factory=list)
+
+    # -- the ledger ----------------------------------------------------------------------------------------
+
+    def far_ends(self) -> FarEnds:
+        """What a ledger reads: the bucket, every DLQ (each one function's: the function whose environment names
+        it, read from the template), the emulators, the hot-lead topic's deliveries; closing drains first."""
+        owners = {}
+        for source in self.runner.sources:
+            environment = source.function.environment
+            owners[environment["DEAD_LETTER_QUEUE_URL"]] = environment["POWERTOOLS_SERVICE_NAME"]
+        assert set(owners) == set(self.stack.dead_letter_queues().values()), "a DLQ that no function names"
+        return FarEnds(
+            s3=self.s3,
+            sqs=self.sqs,
+            bucket=self.bucket,
+            salesforce=self.salesforce,
+            amplitude=self.amplitude,
+            alerts=self.outbox,
+            dead_letter_queues=owners,
+            settle=self.drain,
+        )
+
+    def ledger(self) -> Ledger:
+        """Open the ledger of a scenario (before it puts anything); `close()` it at the end."""
+        ledger = Ledger(self.far_ends())
+        self.ledgers.append(ledger)
+        return ledger
+
+    @contextmanager
+    def lead_scored_tap(self) -> Iterator[Callable[[], list[str]]]:
+        """A rule on the project bus that copies every "Lead Scored" event into a queue of the test's own; yields
+        a function returning the bodies captured so far (what each consumer queue was sent)."""
+        sqs, events = self.sqs, self.stack.client("events")
+        bus = self.stack.output("LeadsBusName")
+        name = f"va-{self.stack.parameter('Stage')}-lead-scored-tap"
+        tap = sqs.create_queue(QueueName=name)["QueueUrl"]
+        tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Lead Scored"]}))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+        captured: list[str] = []
+
+        def take() -> list[str]:
+            while messages := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            ):
+                captured.extend(message["Body"] for message in messages)
+                sqs.delete_message_batch(
+                    QueueUrl=tap,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+            return list(captured)
+
+        try:
+            yield take
+        finally:
+            events.remove_targets(Rule=name, EventBusName=bus, Ids=["tap"])
+            events.delete_rule(Name=name, EventBusName=bus)
+            sqs.delete_queue(QueueUrl=tap)
+
+    def send(self, queue_logical_id: str, bodies: list[str]) -> None:
+        """Send `bodies` to a queue of the stack as new messages (new message ids: a redelivery as SQS, a replay or
+        a redrive makes one)."""
+        url = self.stack.queue_url(queue_logical_id)
+        for start in range(0, len(bodies), 10):
+            self.sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])],
+            )
 
     # -- input ---------------------------------------------------------------------------------------------
 
@@ -99,29 +168,12 @@ class Pipeline:
     def leads(self, sid: str) -> list[dict[str, Any]]:
         return [lead for lead in self.salesforce.records("Lead") if lead.get("Email") == f"{sid}@example.com"]
 
-    def leads_with_session(self, sid: str) -> list[dict[str, Any]]:
-        return [lead for lead in self.salesforce.records("Lead") if lead.get("Voice_Last_Session_Id__c") == sid]
-
     def tasks(self, sid: str) -> list[dict[str, Any]]:
         return [task for task in self.salesforce.records("Task") if task.get("Voice_Session_Id__c") == sid]
 
-    def amplitude_events(self, sid: str) -> list[dict[str, Any]]:
-        return [event for event in self.amplitude.events if str(event.get("insert_id", "")).startswith(f"{sid}:")]
-
     def alerts(self, sid: str) -> list[dict[str, Any]]:
         """SNS messages of the hot-lead topic for `sid`, read back through the email outbox (kept across calls)."""
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.stack.alerts_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                break
-            self.emails.extend(json.loads(message["Body"]) for message in messages)
-            self.sqs.delete_message_batch(
-                QueueUrl=self.stack.alerts_queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-        return [email for email in self.emails if f"Session: {sid}\n" in email.get("Message", "")]
+        return self.outbox.for_session(sid)
 
     def scored(self, sid: str) -> list[str]:
         return [key for key in self.keys("scored/") if key.endswith(f"/{sid}.json.gz")]
@@ -138,18 +190,6 @@ class Pipeline:
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
 
-    def quarantined(self) -> dict[str, str]:
-        """Quarantined key -> the reason in its sidecar."""
-        keys = self.keys("quarantine/")
-        found = {}
-        for key in keys:
-            if key.endswith(".reason.json"):
-                continue
-            assert f"{key}.reason.json" in keys, f"{key} has no reason sidecar"
-            sidecar = json.loads(self.s3.get_object(Bucket=self.bucket, Key=f"{key}.reason.json")["Body"].read())
-            found[key] = sidecar["reason"]
-        return found
-
     def dlq_depths(self) -> dict[str, int]:
         depths = {}
         for logical, url in self.stack.dead_letter_queues().items():
@@ -158,26 +198,6 @@ class Pipeline:
             )["Attributes"]
             depths[logical] = sum(int(value) for value in attributes.values())
         return depths
-
-    def take_dead_letters(self, logical_id: str) -> list[dict[str, Any]]:
-        """Receive and delete every message of one DLQ (so the next scenario starts with empty DLQs)."""
-        url = self.stack.dead_letter_queues()[logical_id]
-        taken: list[dict[str, Any]] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-            ).get("Messages", [])
-            if not messages:
-                return taken
-            taken.extend(messages)
-            self.sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
 
     def metric_total(self, function_logical_id: str, name: str) -> float:
         """Sum of one metric over the function's EMF lines (its log file stands in for its CloudWatch log group)."""
@@ -199,15 +219,6 @@ class Pipeline:
         """(records delivered, records reported failed) so far for a function."""
         stat = self.runner.stats[function_logical_id]
         return stat.records, stat.failed_records
-
-    def assert_exactly_once(self, sid: str, *, hot: bool = True, events: int = EVENTS_PER_EXAMPLE_SESSION) -> None:
-        """The one-of-each contract for a synced session: scored once, one Lead, one Task, one event set, one
-        alert when hot."""
-        assert len(self.scored(sid)) == 1, f"{sid}: scored objects {self.scored(sid)}"
-        assert len(self.leads(sid)) == 1, f"{sid}: {len(self.leads(sid))} Leads"
-        assert len(self.tasks(sid)) == 1, f"{sid}: {len(self.tasks(sid))} Tasks"
-        assert len(self.amplitude_events(sid)) == events, f"{sid}: {len(self.amplitude_events(sid))} events"
-        assert len(self.alerts(sid)) == (1 if hot else 0), f"{sid}: {len(self.alerts(sid))} alerts"
 
 
 def _create_secrets(stack: LocalStack, salesforce: SalesforceEmulator, amplitude: AmplitudeEmulator) -> None:
@@ -264,4 +275,5 @@ def running_pipeline(stage: str, log_dir: Path) -> Iterator[Pipeline]:
             amplitude=amplitude,
             log_dir=log_dir,
             bucket=stack.output("SessionsBucketName"),
+            outbox=AlertOutbox(sqs, stack.alerts_queue_url),
         )

@@ -1,4 +1,6 @@
-"""A small `voice-analytics demo` end to end: stack from the template, emulators, real agent, real handlers.
+"""`voice-analytics demo` end to end over the 50 bundled conversations and the hot example: stack from the
+template, emulators, real agent, real handlers; each call's outcome checked against what its script calls for
+(tests/fixtures/conversations/expected.json, written from the scripts and the scoring rules, not from a run).
 
 It runs as a subprocess, like `make demo`: the demo imports the handlers with the template's environment, which
 must not meet the handler modules conftest.py imported with its own (and moto's backends are per process).
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 # A hot lead with contact details and a booked meeting: one Lead, one Task, one alert.
 HOT_SCRIPT = REPO / "tests" / "fixtures" / "agent" / "conversation.json"
-OTHER_SCRIPTS = 3
+EXPECTED = REPO / "tests" / "fixtures" / "conversations" / "expected.json"
 
 
 def run_demo(folder: Path, report_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -57,10 +59,10 @@ def run_demo(folder: Path, report_path: Path, *extra: str) -> tuple[subprocess.C
 
 @pytest.fixture(scope="module")
 def demo_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A folder with the hot script and three bundled ones (any folder of scripts works), and a report path."""
+    """A folder with the hot script and every bundled one (any folder of scripts works), and a report path."""
     folder = tmp_path_factory.mktemp("conversations")
     shutil.copy(HOT_SCRIPT, folder / "hot.json")
-    bundled = sorted((REPO / "conversations").glob("*.json"))[:OTHER_SCRIPTS]
+    bundled = sorted((REPO / "conversations").glob("*.json"))
     for path in bundled:
         shutil.copy(path, folder / path.name)
     return folder, tmp_path_factory.mktemp("demo") / "report.json"
@@ -90,6 +92,33 @@ def test_demo_exits_zero_and_the_report_is_consistent(demo_run: tuple[Any, dict[
     assert report["quarantined"] == 0
     assert report["hot_leads"] == report["sns_alerts"] >= 1
     assert report["amplitude_events"] > 0 and report["amplitude"]["duplicates_dropped"] == 0
+
+
+def test_each_bundled_call_ends_as_its_script_calls_for(demo_run: tuple[Any, dict[str, Any]]) -> None:
+    """Hot flag, grade band, Lead and alert of each of the 50 calls, as read from its script (expected.json)."""
+    _, report = demo_run
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))["calls"]
+    got = {
+        entry["session_id"]: {
+            "hot": entry["hot"],
+            "grade": entry["grade"],
+            "lead": entry["salesforce_lead_id"] is not None,
+            "alert": entry["alerted"],
+        }
+        for entry in report["sessions"]
+    }
+
+    assert set(got) == {*expected, "trial-call-0001"}
+    assert {sid: got[sid] for sid in expected} == {
+        sid: {field: call[field] for field in ("hot", "grade", "lead", "alert")} for sid, call in expected.items()
+    }
+    # The counts that follow from it: 22 hot calls of 50 plus the hot example; a Task for each of the 42 calls with
+    # a Lead and the example; one Lead per person, and the example is demo-call-0001's caller (same email).
+    assert sum(call["hot"] for call in expected.values()) == 22
+    assert report["hot_leads"] == report["sns_alerts"] == 23
+    assert sum(call["lead"] for call in expected.values()) == 42
+    assert (report["salesforce"]["leads"], report["salesforce"]["tasks"]) == (42, 43)
+    assert report["grades"] == {"A": 5, "B": 10, "C": 17, "D": 19}
 
 
 def test_report_has_one_entry_per_session_that_matches_the_far_ends(demo_run: tuple[Any, dict[str, Any]]) -> None:

@@ -245,6 +245,7 @@ def test_fail_next_surfaces_the_error_code_and_changes_nothing(
     assert error_of(raised)["errorCode"] == error_code
     assert salesforce.records("Lead") == []
     assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 201  # only the next call failed
+    assert (salesforce.faults_served, salesforce.delays_served) == (1, 0)
 
 
 def test_delay_next_times_the_client_out_after_the_write_happened(
@@ -260,6 +261,7 @@ def test_delay_next_times_the_client_out_after_the_write_happened(
     # The retry the Lambda would make is an update of the same lead, not a second lead.
     assert sf.Lead.upsert(f"Voice_Lead_Key__c/{LEAD_KEY}", NEW_LEAD) == 200
     assert len(salesforce.records("Lead")) == 1
+    assert (salesforce.faults_served, salesforce.delays_served) == (0, 1)
 
 
 def test_query_returns_the_upserted_lead(sf: Salesforce) -> None:
@@ -482,6 +484,9 @@ def test_a_failed_batch_is_retried_by_the_client(
     assert [status for _, _, status in amplitude_emulator.request_log] == [status, 200]
     assert len(amplitude_emulator.events) == 1
     assert amplitude_emulator.received_count == 2
+    # Which events each upload carried, whatever its answer, and that the switch really fired (once).
+    assert amplitude_emulator.batch_log == [(status, ("trial-call-0001",)), (200, ("trial-call-0001",))]
+    assert (amplitude_emulator.faults_served, amplitude_emulator.delays_served) == (1, 0)
 
 
 def test_throttled_events_wait_30s_unless_flushed(
@@ -516,6 +521,7 @@ def test_a_timed_out_batch_is_resent_and_deduplicated(
     # The late first request was stored; its resend (same insert_id) was accepted and dropped.
     assert len(amplitude_emulator.events) == 1
     assert (amplitude_emulator.received_count, amplitude_emulator.duplicates_dropped) == (2, 1)
+    assert (amplitude_emulator.faults_served, amplitude_emulator.delays_served) == (0, 1)
 
 
 def test_an_invalid_api_key_drops_the_events_without_a_callback(

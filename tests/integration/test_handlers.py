@@ -1,10 +1,16 @@
-"""The real handlers, fed the events/ payloads, against moto (server mode) and the Salesforce/Amplitude emulators."""
+"""The real handlers, fed the events/ payloads, against moto (server mode) and the Salesforce/Amplitude emulators.
+
+Each test invokes one handler directly and ends with its ledger (tests/integration/ledger.py), told which functions
+saw each session: everything they did is accounted for, nothing else happened, and the far ends saw exactly the
+calls the scenario explains.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +20,24 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from functions.common.record import partition_key
 from functions.score_lead.storage import gzip_ndjson
 from tests.integration.conftest import BUCKET, FakeLambdaContext, Handlers, LocalStack
+from tests.integration.ledger import Ledger, every_scenario_closes_a_ledger
 from tests.samples import example_record_data, load_event, sqs_event
 
 pytestmark = pytest.mark.integration
+
+SAMPLE_SESSION = "trial-call-0001"  # the session of events/*.json
+# How many times amplitude_events sends each event against an outage: the first and two retries (amplitude-analytics
+# gives an event up once its retry count reaches flush_max_retries, which is amplitude_max_retries, 3).
+OUTAGE_SENDS = 3
+
+
+@pytest.fixture
+def ledger(local_stack: LocalStack) -> Iterator[Ledger]:
+    """The test's ledger, opened before it runs; the test closes it."""
+    opened: list[Ledger] = []
+    with every_scenario_closes_a_ledger(opened):
+        opened.append(local_stack.ledger())
+        yield opened[0]
 
 
 def unique_session_id(prefix: str = "it") -> str:
@@ -53,24 +74,13 @@ def bus_events_for(stack: LocalStack, queue_url: str, session_id: str) -> list[d
     return [event for event in events if event["detail"]["session_id"] == session_id]
 
 
-def alerts_for(stack: LocalStack, session_id: str) -> list[dict[str, Any]]:
-    notifications = [json.loads(message["Body"]) for message in stack.drain(stack.alerts_tap_url)]
-    return [note for note in notifications if f"Session: {session_id}" in note["Message"]]
-
-
-def dead_letters_for(stack: LocalStack, consumer: str) -> list[dict[str, Any]]:
-    return [
-        message
-        for message in stack.drain(stack.dlq_url)
-        if message["MessageAttributes"]["FailedBy"]["StringValue"] == consumer
-    ]
-
-
 # ----------------------------------------------------------------------------------------------- score_lead
+
+SCORE_LEAD_ONLY: tuple[str, ...] = ()  # no consumer ran: score_lead's outcome only
 
 
 def test_score_lead_scores_the_sample_event_writes_scored_record_and_puts_lead_scored(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     event = load_event("score_lead_sqs_event.json")
     key = json.loads(event["Records"][0]["body"])["detail"]["object"]["key"]
@@ -79,22 +89,24 @@ def test_score_lead_scores_the_sample_event_writes_scored_record_and_puts_lead_s
     result = handlers.score_lead.lambda_handler(event, lambda_context)
 
     assert result == {"batchItemFailures": []}
-    scored_key = "scored/year=2026/month=11/day=20/trial-call-0001.json.gz"
+    scored_key = f"scored/year=2026/month=11/day=20/{SAMPLE_SESSION}.json.gz"
     scored = json.loads(gzip.decompress(local_stack.s3.get_object(Bucket=BUCKET, Key=scored_key)["Body"].read()))
-    assert scored["session_id"] == "trial-call-0001"
+    assert scored["session_id"] == SAMPLE_SESSION
     assert scored["scoring"]["grade"] == "A" and scored["scoring"]["hot"] is True
-    published = bus_events_for(local_stack, local_stack.lead_scored_tap_url, "trial-call-0001")
+    published = bus_events_for(local_stack, local_stack.lead_scored_tap_url, SAMPLE_SESSION)
     assert len(published) == 1
     detail = published[0]["detail"]
     assert published[0]["detail-type"] == "Lead Scored"
     assert detail["scored_object"] == {"bucket": BUCKET, "key": scored_key, "version_id": None}
     assert detail["session_object"]["key"] == key
     assert len(json.dumps(detail)) < 64 * 1024
-    assert len(bus_events_for(local_stack, local_stack.hot_rule_tap_url, "trial-call-0001")) == 1
+    assert len(bus_events_for(local_stack, local_stack.hot_rule_tap_url, SAMPLE_SESSION)) == 1
+    ledger.effects(SAMPLE_SESSION, consumers=SCORE_LEAD_ONLY)
+    ledger.close()
 
 
 def test_same_object_event_delivered_three_times_is_scored_and_published_once(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
     key = put_session(local_stack, session_id)
@@ -105,10 +117,12 @@ def test_same_object_event_delivered_three_times_is_scored_and_published_once(
         assert result == {"batchItemFailures": []}
 
     assert len(bus_events_for(local_stack, local_stack.lead_scored_tap_url, session_id)) == 1
+    ledger.effects(session_id, consumers=SCORE_LEAD_ONLY)  # one scored version
+    ledger.close()
 
 
 def test_cold_lead_is_published_but_does_not_match_the_hot_rule(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
     key = put_session(local_stack, session_id, signals={"team_size": 2}, tool_calls=[], contact=None)
@@ -118,10 +132,12 @@ def test_cold_lead_is_published_but_does_not_match_the_hot_rule(
     published = bus_events_for(local_stack, local_stack.lead_scored_tap_url, session_id)
     assert [event["detail"]["hot"] for event in published] == [False]
     assert bus_events_for(local_stack, local_stack.hot_rule_tap_url, session_id) == []
+    ledger.effects(session_id, hot=False, consumers=SCORE_LEAD_ONLY)
+    ledger.close()
 
 
 def test_malformed_object_is_quarantined_with_its_reason_and_the_rest_of_the_batch_goes_on(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     bad_key = f"sessions/year=2026/month=11/day=20/{unique_session_id('bad')}.json.gz"
     local_stack.s3.put_object(Bucket=BUCKET, Key=bad_key, Body=b"this is not gzip")
@@ -135,27 +151,26 @@ def test_malformed_object_is_quarantined_with_its_reason_and_the_rest_of_the_bat
     assert result == {"batchItemFailures": []}
     quarantined = local_stack.s3.head_object(Bucket=BUCKET, Key=f"quarantine/{bad_key}")
     assert "not gzip" in quarantined["Metadata"]["quarantine-reason"]
-    sidecar = json.loads(
-        local_stack.s3.get_object(Bucket=BUCKET, Key=f"quarantine/{bad_key}.reason.json")["Body"].read()
-    )
-    assert sidecar["source"]["key"] == bad_key and "not gzip" in sidecar["reason"]
     assert len(bus_events_for(local_stack, local_stack.lead_scored_tap_url, good_id)) == 1
+    ledger.quarantined(bad_key, "not gzip")  # the sidecar names the source key and the reason
+    ledger.effects(good_id, consumers=SCORE_LEAD_ONLY)
+    ledger.close()
 
 
 def test_schema_violation_is_quarantined_naming_the_field(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     key = put_session(local_stack, unique_session_id(), duration_s=-5)
 
     result = handlers.score_lead.lambda_handler(sqs_event([object_created_body(key)]), lambda_context)
 
     assert result == {"batchItemFailures": []}
-    sidecar = json.loads(local_stack.s3.get_object(Bucket=BUCKET, Key=f"quarantine/{key}.reason.json")["Body"].read())
-    assert "duration_s" in sidecar["reason"]
+    ledger.quarantined(key, "duration_s")
+    ledger.close()
 
 
 def test_score_lead_reports_only_the_failed_item_of_a_batch(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     good_id = unique_session_id()
     event = sqs_event(
@@ -170,49 +185,51 @@ def test_score_lead_reports_only_the_failed_item_of_a_batch(
 
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert len(bus_events_for(local_stack, local_stack.lead_scored_tap_url, good_id)) == 1
+    ledger.effects(good_id, consumers=SCORE_LEAD_ONLY)  # the failed item left nothing anywhere: SQS retries it
+    ledger.close()
 
 
 def test_message_that_is_not_an_s3_event_goes_to_the_dlq_with_the_reason(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     event = sqs_event(['{"hello": "world"}'])
 
     result = handlers.score_lead.lambda_handler(event, lambda_context)
 
     assert result == {"batchItemFailures": []}
-    [dead] = dead_letters_for(local_stack, "score_lead")
-    assert dead["Body"] == '{"hello": "world"}'
-    assert "not an S3 'Object Created'" in dead["MessageAttributes"]["FailureReason"]["StringValue"]
+    ledger.dead_lettered("score_lead", "not an S3 'Object Created'", body='{"hello": "world"}')
+    [dead] = ledger.close().dead_letters
+    assert dead["MessageAttributes"]["OriginalMessageId"]["StringValue"] == event["Records"][0]["messageId"]
 
 
 # ------------------------------------------------------------------------------------------------- consumers
 
 
 def test_same_lead_scored_event_delivered_three_times_gives_one_lead_one_task_one_event_set_and_one_alert(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     event = load_event("lead_scored_sqs_event.json")
     detail = json.loads(event["Records"][0]["body"])["detail"]
-    amplitude_before = local_stack.amplitude.received_count
 
     for _ in range(3):
         for handler in (handlers.salesforce_sync, handlers.amplitude_events, handlers.hot_lead_alert):
             assert handler.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
 
+    # One Lead upsert, one Task upsert, one Amplitude upload, one alert: the second and third deliveries reached
+    # no far end.
+    ledger.effects(SAMPLE_SESSION, scored=False)
+    tally = ledger.close()
+    assert (len(tally.salesforce_data_calls), tally.amplitude_uploads, tally.sns_publishes) == (2, [200], 1)
     leads = [lead for lead in local_stack.salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == detail["lead_key"]]
-    tasks = [
-        task for task in local_stack.salesforce.records("Task") if task["Voice_Session_Id__c"] == "trial-call-0001"
-    ]
-    assert len(leads) == 1 and len(tasks) == 1
+    tasks = [task for task in local_stack.salesforce.records("Task") if task["Voice_Session_Id__c"] == SAMPLE_SESSION]
     assert (leads[0]["LastName"], leads[0]["Company"], leads[0]["Voice_Lead_Grade__c"]) == ("Lee", "Acme Legal", "A")
     assert leads[0]["LeadSource"] == "Voice Agent"
     assert tasks[0]["WhoId"] == leads[0]["Id"] and tasks[0]["Status"] == "Completed"
-    sent = [e for e in local_stack.amplitude.events if e["insert_id"].startswith("trial-call-0001:")]
+    sent = [e for e in local_stack.amplitude.events if e["insert_id"].startswith(f"{SAMPLE_SESSION}:")]
     assert sorted(e["event_type"] for e in sent) == sorted(
         ["Voice Call Ended", "Voice Lead Scored", "Sales Meeting Booked", "Knowledge Searched"]
     )
-    assert local_stack.amplitude.received_count - amplitude_before == 4  # nothing was even re-sent
-    [alert] = alerts_for(local_stack, "trial-call-0001")
+    [alert] = local_stack.outbox.for_session(SAMPLE_SESSION)
     assert alert["Subject"] == "Hot lead: Acme Legal - grade A, score 77"
     assert alert["MessageAttributes"]["grade"] == {"Type": "String", "Value": "A"}
     assert alert["MessageAttributes"]["score"] == {"Type": "Number", "Value": "77"}
@@ -220,7 +237,7 @@ def test_same_lead_scored_event_delivered_three_times_gives_one_lead_one_task_on
 
 
 def test_salesforce_outage_fails_only_that_item_and_the_redelivery_succeeds(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     first, second = unique_session_id(), unique_session_id()
     event = sqs_event([lead_scored_body(first), lead_scored_body(second)])
@@ -233,11 +250,13 @@ def test_salesforce_outage_fails_only_that_item_and_the_redelivery_succeeds(
     assert second in tasks and first not in tasks
     redelivery = sqs_event([event["Records"][0]["body"]])
     assert handlers.salesforce_sync.lambda_handler(redelivery, lambda_context) == {"batchItemFailures": []}
-    assert first in {task["Voice_Session_Id__c"] for task in local_stack.salesforce.records("Task")}
+    ledger.effects(first, scored=False, consumers=["salesforce_sync"], lead_calls=2)  # refused once, then done
+    ledger.effects(second, scored=False, consumers=["salesforce_sync"])
+    assert ledger.close().salesforce_faults_served == 1
 
 
 def test_salesforce_validation_error_goes_to_the_dlq_with_the_reason_and_is_not_retried(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
     local_stack.salesforce.fail_next(1, 400, "STRING_TOO_LONG", "Company: data value too large")
@@ -245,26 +264,37 @@ def test_salesforce_validation_error_goes_to_the_dlq_with_the_reason_and_is_not_
     result = handlers.salesforce_sync.lambda_handler(sqs_event([lead_scored_body(session_id)]), lambda_context)
 
     assert result == {"batchItemFailures": []}
-    [dead] = dead_letters_for(local_stack, "salesforce_sync")
-    assert "STRING_TOO_LONG" in dead["MessageAttributes"]["FailureReason"]["StringValue"]
-    assert dead["MessageAttributes"]["SessionId"]["StringValue"] == session_id
+    ledger.effects(
+        session_id, scored=False, consumers=["salesforce_sync"], dead_letter={"salesforce_sync": "STRING_TOO_LONG"}
+    )
+    tally = ledger.close()
+    assert [status for _, _, status in tally.salesforce_data_calls] == [400]
+    [dead] = tally.dead_letters
+    assert dead["MessageAttributes"]["FailedBy"]["StringValue"] == "salesforce_sync"
 
 
 def test_salesforce_expired_session_logs_in_again_once(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
-    handlers.salesforce_sync.lambda_handler(sqs_event([lead_scored_body(unique_session_id())]), lambda_context)
+    warm = unique_session_id()
+    handlers.salesforce_sync.lambda_handler(sqs_event([lead_scored_body(warm)]), lambda_context)
+    ledger.effects(warm, scored=False, consumers=["salesforce_sync"])
+    ledger.close()
     local_stack.salesforce.expire_sessions()
+    after_expiry = local_stack.ledger()
     session_id = unique_session_id()
 
     result = handlers.salesforce_sync.lambda_handler(sqs_event([lead_scored_body(session_id)]), lambda_context)
 
     assert result == {"batchItemFailures": []}
-    assert session_id in {task["Voice_Session_Id__c"] for task in local_stack.salesforce.records("Task")}
+    after_expiry.effects(session_id, scored=False, consumers=["salesforce_sync"], lead_calls=2)
+    tally = after_expiry.close()
+    assert tally.salesforce_logins == 1
+    assert [status for _, _, status in tally.salesforce_data_calls] == [401, 200, 201]
 
 
 def test_amplitude_throttling_is_retried_before_the_function_returns(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
     local_stack.amplitude.fail_next(1, 429)
@@ -272,11 +302,12 @@ def test_amplitude_throttling_is_retried_before_the_function_returns(
     result = handlers.amplitude_events.lambda_handler(sqs_event([lead_scored_body(session_id)]), lambda_context)
 
     assert result == {"batchItemFailures": []}
-    assert len([e for e in local_stack.amplitude.events if e["insert_id"].startswith(f"{session_id}:")]) == 4
+    ledger.effects(session_id, scored=False, consumers=["amplitude_events"], amplitude_sends=2)
+    assert ledger.close().amplitude_faults_served == 1
 
 
 def test_amplitude_outage_fails_the_item_so_sqs_redelivers_it(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
     event = sqs_event([lead_scored_body(session_id)])
@@ -289,11 +320,15 @@ def test_amplitude_outage_fails_the_item_so_sqs_redelivers_it(
         local_stack.amplitude.reset_faults()
 
     assert handlers.amplitude_events.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
-    assert len([e for e in local_stack.amplitude.events if e["insert_id"].startswith(f"{session_id}:")]) == 4
+    # The client's own retries all met the outage; the redelivery's upload went through.
+    ledger.effects(session_id, scored=False, consumers=["amplitude_events"], amplitude_sends=OUTAGE_SENDS + 1)
+    tally = ledger.close()
+    assert set(tally.amplitude_uploads[:-1]) == {503} and tally.amplitude_uploads[-1] == 200
+    assert tally.amplitude_faults_served == len(tally.amplitude_uploads) - 1
 
 
 def test_cold_lead_gets_no_alert(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
 
@@ -302,14 +337,15 @@ def test_cold_lead_gets_no_alert(
     )
 
     assert result == {"batchItemFailures": []}
-    assert alerts_for(local_stack, session_id) == []
+    ledger.effects(session_id, hot=False, scored=False, consumers=["hot_lead_alert"])
+    assert ledger.close().sns_publishes == 0
 
 
 def test_consumer_sends_a_body_that_is_not_lead_scored_to_the_dlq(
-    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     result = handlers.hot_lead_alert.lambda_handler(sqs_event(["not json at all"]), lambda_context)
 
     assert result == {"batchItemFailures": []}
-    [dead] = dead_letters_for(local_stack, "hot_lead_alert")
-    assert "not a 'Lead Scored' event" in dead["MessageAttributes"]["FailureReason"]["StringValue"]
+    ledger.dead_lettered("hot_lead_alert", "not a 'Lead Scored' event", body="not json at all")
+    ledger.close()

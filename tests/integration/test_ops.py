@@ -1,8 +1,10 @@
 """`voice-analytics redrive`, `replay` and `doctor` against the local stack (names from the stack, by its name).
 
 The commands run in-process through Typer's CliRunner with AWS_ENDPOINT_URL pointing at the module's stack, the
-way an operator runs them against AWS with credentials; the pipeline's runner consumes what they send back, so
-each test ends with the same counts as the fault tests: one Lead, one Task, one event set, one alert.
+way an operator runs them against AWS with credentials; the pipeline's runner consumes what they send back. Every
+test ends with its ledger (tests/integration/ledger.py), like the fault tests: a redriven or replayed session has one
+Lead, one Task, one event set and one alert, and reached no far end more often than the scenario explains; a
+command that should change nothing (doctor, a refused redrive or replay) left no object, message, record or call.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from local.stack import environment
+from tests.integration.ledger import every_scenario_closes_a_ledger
 from tests.integration.pipeline import Pipeline, running_pipeline, session_id
 from voice_analytics.cli import app
 
@@ -35,6 +38,12 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def every_test_closes_a_ledger(pipeline: Pipeline) -> Iterator[None]:
+    with every_scenario_closes_a_ledger(pipeline.ledgers):
+        yield
+
+
 def cli(*arguments: str) -> tuple[int, Any]:
     result = CliRunner().invoke(app, [*arguments, "--json"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
@@ -51,8 +60,11 @@ def doctor_checks() -> tuple[int, dict[str, dict[str, str]]]:
 
 def test_doctor_passes_on_a_healthy_local_stack(pipeline: Pipeline) -> None:
     pipeline.drain()
+    ledger = pipeline.ledger()
 
     code, checks = doctor_checks()
+
+    ledger.close()  # the bucket-write probe wrote nothing, and nothing else moved
 
     assert code == 0, checks
     assert {name for name, check in checks.items() if check["status"] == "FAIL"} == set()
@@ -66,6 +78,7 @@ def test_doctor_passes_on_a_healthy_local_stack(pipeline: Pipeline) -> None:
 
 
 def test_doctor_fails_on_a_secret_that_is_not_json_and_names_it(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
     secrets = pipeline.stack.client("secretsmanager")
     name = pipeline.stack.parameter("AmplitudeSecretName")
     good = secrets.get_secret_value(SecretId=name)["SecretString"]
@@ -75,13 +88,17 @@ def test_doctor_fails_on_a_secret_that_is_not_json_and_names_it(pipeline: Pipeli
     finally:
         secrets.put_secret_value(SecretId=name, SecretString=good)
 
+    ledger.close()
     assert code == 1
     assert checks[f"secret {name}"] == {"name": f"secret {name}", "status": "FAIL", "detail": "not JSON"}
 
 
 def test_doctor_fails_when_the_bucket_is_gone(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
+
     code, checks = cli("doctor", "--bucket", "no-such-bucket-for-doctor")
 
+    ledger.close()
     assert code == 1
     assert {c["name"]: c for c in checks}["bucket write"]["status"] == "FAIL"
 
@@ -92,6 +109,7 @@ def test_doctor_fails_when_the_bucket_is_gone(pipeline: Pipeline) -> None:
 def test_permanent_failure_is_reported_by_doctor_then_redriven_into_exactly_one_lead_and_task(
     pipeline: Pipeline,
 ) -> None:
+    ledger = pipeline.ledger()
     sid = session_id("redrive")
     pipeline.salesforce.fail_next(1, 400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Lead: blocked by a validation rule")
     pipeline.put_session(sid)
@@ -112,8 +130,10 @@ def test_permanent_failure_is_reported_by_doctor_then_redriven_into_exactly_one_
     assert [(r["queue"], r["found"], r["moved"], r["failed"], r["method"]) for r in results] == [
         (f"voice-analytics-salesforce-sync-{STAGE}", 1, 1, 0, "copy")
     ]
-    assert pipeline.dlq_depths() == dict.fromkeys(pipeline.dlq_depths(), 0)
-    pipeline.assert_exactly_once(sid)
+    # The refused Lead upsert, then the redriven delivery's Lead and Task: one of each in the end.
+    ledger.effects(sid, lead_calls=2)
+    tally = ledger.close()
+    assert tally.salesforce_faults_served == 1 and tally.dead_letters == []
     assert doctor_checks()[0] == 0
 
 
@@ -130,6 +150,7 @@ def _own_queue_pair(pipeline: Pipeline, name: str) -> tuple[str, str]:
 
 
 def test_redrive_of_an_explicit_queue_keeps_body_and_attributes_and_stops_at_max(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
     sqs = pipeline.sqs
     source, dlq = _own_queue_pair(pipeline, f"va-{STAGE}-explicit")
     for index in range(3):
@@ -159,11 +180,15 @@ def test_redrive_of_an_explicit_queue_keeps_body_and_attributes_and_stops_at_max
     }
     sqs.delete_queue(QueueUrl=source)
     sqs.delete_queue(QueueUrl=dlq)
+    ledger.close()  # the stack's own queues and far ends saw none of it
 
 
 def test_redrive_of_an_unknown_queue_fails_with_a_message(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
+
     result = CliRunner().invoke(app, ["redrive", "--queue", "no-such-queue-anywhere"])
 
+    ledger.close()
     assert result.exit_code == 2
     assert "no-such-queue-anywhere" in result.output
 
@@ -172,6 +197,7 @@ def test_redrive_of_an_unknown_queue_fails_with_a_message(pipeline: Pipeline) ->
 
 
 def test_replay_objects_scores_sessions_whose_events_were_lost_exactly_once(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
     s3, bucket = pipeline.s3, pipeline.bucket
     day = "2026-03-14"
     sids = [session_id("lost") for _ in range(2)]
@@ -195,12 +221,14 @@ def test_replay_objects_scores_sessions_whose_events_were_lost_exactly_once(pipe
     assert (code, result["replayed"], result["failed"]) == (0, 2, 0)
     assert (code_again, again["replayed"]) == (0, 2)
     for sid in sids:
-        pipeline.assert_exactly_once(sid)  # the second replay was skipped by idempotency
+        ledger.effects(sid)  # the second replay was skipped by idempotency: no second call anywhere
         head = s3.head_object(Bucket=bucket, Key=f"sessions/year=2026/month=03/day=14/{sid}.json.gz")
         assert "replayed-at" in head["Metadata"] and head["ContentLength"] > 0
+    ledger.close()
 
 
 def test_replay_archive_redelivers_lead_scored_events_and_idempotency_keeps_one_of_each(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
     sids = [session_id("archive") for _ in range(2)]
     for sid in sids:
         pipeline.put_session(sid)
@@ -214,12 +242,16 @@ def test_replay_archive_redelivers_lead_scored_events_and_idempotency_keeps_one_
     assert code == 0 and result["state"] == "COMPLETED" and result["failed"] == 0
     # Every "Lead Scored" of today came back to the consumer (at least the two of this test)...
     assert pipeline.stats("SalesforceSyncFunction")[0] - delivered_before >= len(sids)
-    # ...and changed nothing.
+    # ...and changed nothing: every session of the module, these two included, reached no far end again.
     for sid in sids:
-        pipeline.assert_exactly_once(sid)
+        ledger.effects(sid)
+    ledger.close()
 
 
 def test_replay_rejects_an_until_before_since(pipeline: Pipeline, tmp_path: Path) -> None:
+    ledger = pipeline.ledger()
+
     result = CliRunner().invoke(app, ["replay", "--since", "2026-03-14", "--until", "2026-03-01"])
 
+    ledger.close()
     assert result.exit_code == 2

@@ -89,3 +89,24 @@ def test_a_failed_tool_call_must_say_why() -> None:
 def test_a_non_object_is_rejected_with_its_type() -> None:
     with pytest.raises(RecordInvalidError, match="got list"):
         parse_record([1, 2])
+
+
+def test_every_error_names_its_source_and_the_input_when_none_is_given() -> None:
+    with pytest.raises(RecordInvalidError) as not_an_object:
+        parse_record([1, 2])
+    with pytest.raises(RecordInvalidError) as wrong_version:
+        parse_record(minimal_record(schema_version="2"), source="s3://bucket/key")
+
+    assert str(not_an_object.value) == "session record <input> is invalid: expected a JSON object, got list"
+    assert wrong_version.value.source == "s3://bucket/key"
+    assert str(wrong_version.value) == (
+        "session record s3://bucket/key is invalid: field 'schema_version': expected '1', got '2'"
+    )
+
+
+def test_a_transcript_with_transcription_off_is_rejected_and_an_end_at_the_start_is_fine() -> None:
+    turn = {"index": 0, "role": "user", "text": "hello"}
+    with pytest.raises(RecordInvalidError, match="transcript must be empty when transcript_mode is 'off'"):
+        parse_record(minimal_record(transcript_mode="off", transcript=[turn]))
+
+    assert parse_record(minimal_record(ended_at="2026-11-20T15:04:05Z", transcript_mode="off")).duration_s == 300.0

@@ -80,3 +80,86 @@ def test_score_never_exceeds_100() -> None:
     )
 
     assert score_by_rules(record, THRESHOLDS).score == 100
+
+
+def _scored(thresholds: HotThresholds = THRESHOLDS, **signals: object) -> tuple[int, list[str]]:
+    result = score_by_rules(example_record(signals=signals, tool_calls=[], contact=None), thresholds)
+    return result.score, result.reasons
+
+
+def test_every_point_of_the_example_call_has_its_reason_in_order() -> None:
+    result = score_by_rules(example_record(), THRESHOLDS)
+
+    assert result.reasons == [
+        "hot: team size >= 5 or monthly volume >= 100",
+        "team of 12: +20",
+        "300 documents a month: +22",
+        "integrations: salesforce: +5",
+        "urgency: asap: +10",
+        "industry: legal: +5",
+        "booked a sales meeting: +10",
+        "left an email address: +5",
+    ]
+    assert result.method == "rules"
+
+
+@pytest.mark.parametrize(
+    ("team_size", "points"),
+    [(1, 3), (2, 10), (4, 10), (5, 20), (49, 20), (50, 30), (5000, 30)],
+)
+def test_team_points_at_each_boundary(team_size: int, points: int) -> None:
+    """1 person: 3; 2 or more: 10; the hot threshold (5): 20; ten times it (50): 30."""
+    score, reasons = _scored(team_size=team_size)
+
+    assert score == points
+    assert reasons[-1] == f"team of {team_size}: +{points}"
+
+
+@pytest.mark.parametrize(
+    ("volume", "points"),
+    [(1, 5), (19, 5), (20, 12), (99, 12), (100, 22), (999, 22), (1000, 30)],
+)
+def test_volume_points_at_each_boundary(volume: int, points: int) -> None:
+    """Any volume: 5; a fifth of the hot threshold (20): 12; the threshold (100): 22; ten times it (1,000): 30."""
+    score, reasons = _scored(monthly_volume=volume)
+
+    assert score == points
+    assert reasons[-1] == f"{volume} documents a month: +{points}"
+
+
+def test_a_volume_of_zero_earns_nothing_and_says_so() -> None:
+    assert _scored(monthly_volume=0) == (0, ["no buying signals in the call"])
+
+
+def test_the_fifth_of_the_volume_threshold_rounds_down_and_is_at_least_one() -> None:
+    # 102 // 5 = 20: a volume of 20 earns the 12 points (20.4 would not).
+    assert _scored(HotThresholds(team_size=5, monthly_volume=102), monthly_volume=20)[0] == 12
+    # 4 // 5 = 0, raised to 1: a volume of 1 is already a fifth of the threshold.
+    assert _scored(HotThresholds(team_size=5, monthly_volume=4), monthly_volume=1)[0] == 12
+
+
+@pytest.mark.parametrize(
+    ("integrations", "points"),
+    [(["salesforce"], 5), (["salesforce", "hubspot"], 10), (["salesforce", "hubspot", "slack"], 10)],
+)
+def test_integrations_earn_five_points_each_up_to_ten(integrations: list[str], points: int) -> None:
+    assert _scored(integrations=integrations) == (points, [f"integrations: {', '.join(integrations)}: +{points}"])
+
+
+def test_urgency_and_industry_points_and_a_long_urgency_quoted_to_80_characters() -> None:
+    urgency = "we need this before the audit " * 4
+
+    score, reasons = _scored(urgency=urgency, industry="legal")
+
+    assert score == 15
+    assert reasons == [f"urgency: {urgency[:80]}: +10", "industry: legal: +5"]
+
+
+def test_hot_reason_comes_first_with_the_callers_thresholds() -> None:
+    _, reasons = _scored(HotThresholds(team_size=8, monthly_volume=400), team_size=9, urgency="asap")
+
+    assert reasons == ["hot: team size >= 8 or monthly volume >= 400", "team of 9: +20", "urgency: asap: +10"]
+
+
+def test_a_score_below_zero_is_grade_d() -> None:
+    assert grade_for(-1) == "D"

@@ -1,0 +1,351 @@
+"""agent/exporter.py: the conditional put that never overwrites, the spool that never loses, and the flush.
+
+S3 is moto's in-process S3 (no socket; it answers `If-None-Match: *` with 412 as S3 does) or botocore's Stubber
+for the answers moto does not give; a local folder for DirectorySink and the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from agent.exporter import (
+    INVALID_DIR,
+    DirectorySink,
+    Exporter,
+    PutOutcome,
+    S3Sink,
+    SinkError,
+    encode_record,
+    flush_spool,
+    spool,
+    spooled_keys,
+)
+from functions.common.record import RecordInvalidError, parse_record
+from tests.samples import example_record_data
+
+BUCKET = "agent-exports-unit"
+KEY = "sessions/year=2026/month=11/day=20/trial-call-0001.json.gz"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "t"),
+        ("AWS_SECRET_ACCESS_KEY", "t"),
+    ):
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def body() -> bytes:
+    return encode_record(parse_record(example_record_data()))
+
+
+# ----------------------------------------------------------------------------------------------------- S3Sink
+
+
+def test_the_first_put_creates_the_object_with_its_type_encoding_encryption_and_version(s3: Any) -> None:
+    assert S3Sink(BUCKET, s3).put(KEY, body(), schema_version="1") is PutOutcome.CREATED
+
+    head = s3.head_object(Bucket=BUCKET, Key=KEY)
+    assert (head["ContentType"], head["ContentEncoding"]) == ("application/x-ndjson", "gzip")
+    assert head["Metadata"] == {"schema-version": "1"}
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == body()
+
+
+def test_a_second_put_of_the_key_changes_nothing_and_says_it_was_there(s3: Any) -> None:
+    sink = S3Sink(BUCKET, s3)
+    sink.put(KEY, b"first", schema_version="1")
+
+    assert sink.put(KEY, b"second", schema_version="1") is PutOutcome.ALREADY_EXISTS
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"first"
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=KEY).get("Versions", [])
+    assert len(versions) == 1
+
+
+def test_a_kms_put_names_its_key_only_when_one_is_given(s3: Any) -> None:
+    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+
+    S3Sink(BUCKET, s3, sse="aws:kms", kms_key_id=key_id).put(KEY, b"with key", schema_version="1")
+    S3Sink(BUCKET, s3, sse="aws:kms").put(f"{KEY}.2", b"bucket key", schema_version="1")
+
+    assert s3.head_object(Bucket=BUCKET, Key=KEY)["SSEKMSKeyId"].endswith(key_id)
+    assert s3.head_object(Bucket=BUCKET, Key=f"{KEY}.2")["ServerSideEncryption"] == "aws:kms"
+
+
+def test_a_412_under_another_error_code_also_means_the_object_is_there() -> None:
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("put_object", "ConditionalRequestConflict", "conflict", 412)
+        stubber.add_client_error("put_object", "PreconditionFailed", "precondition", 400)
+
+        assert S3Sink(BUCKET, client).put(KEY, b"x", schema_version="1") is PutOutcome.ALREADY_EXISTS
+        assert S3Sink(BUCKET, client).put(KEY, b"x", schema_version="1") is PutOutcome.ALREADY_EXISTS
+
+
+def test_a_refused_put_is_a_sink_error_naming_the_destination_and_the_cause(s3: Any) -> None:
+    with pytest.raises(SinkError) as refused:
+        S3Sink("no-such-bucket-here", s3).put(KEY, b"x", schema_version="1")
+    with pytest.raises(SinkError) as invalid:
+        S3Sink(BUCKET, s3).put("", b"x", schema_version="1")  # refused by botocore before any request
+
+    assert str(refused.value).startswith(f"put to s3://no-such-bucket-here/{KEY} failed: NoSuchBucket ")
+    assert str(invalid.value).startswith(f"put to s3://{BUCKET}/ failed: Parameter validation failed")
+
+
+def test_an_empty_bucket_name_is_refused_with_the_setting_to_fix(s3: Any) -> None:
+    with pytest.raises(ValueError, match="set ANALYTICS_BUCKET"):
+        S3Sink("", s3)
+
+
+# ------------------------------------------------------------------------------------------------ DirectorySink
+
+
+def test_a_directory_sink_writes_once_and_never_overwrites(tmp_path: Path) -> None:
+    sink = DirectorySink(tmp_path)
+
+    assert sink.put(KEY, b"first", schema_version="1") is PutOutcome.CREATED
+    assert sink.put(KEY, b"second", schema_version="1") is PutOutcome.ALREADY_EXISTS
+
+    assert (tmp_path / KEY).read_bytes() == b"first"
+    assert sorted(path.name for path in (tmp_path / KEY).parent.iterdir()) == ["trial-call-0001.json.gz"]
+
+
+def test_a_directory_sink_that_loses_the_race_to_another_writer_says_it_was_there(tmp_path: Path) -> None:
+    """The key appears between the existence check and the link: here a dangling link, which exists() does not
+    see and link() refuses, as it would a file another writer created meanwhile."""
+    target = tmp_path / KEY
+    target.parent.mkdir(parents=True)
+    target.symlink_to(tmp_path / "elsewhere")
+
+    assert DirectorySink(tmp_path).put(KEY, b"late", schema_version="1") is PutOutcome.ALREADY_EXISTS
+    assert [path.name for path in target.parent.iterdir()] == ["trial-call-0001.json.gz"]  # no temporary left
+
+
+def test_a_directory_sink_that_cannot_write_says_where(tmp_path: Path) -> None:
+    (tmp_path / "sessions").write_text("a file where a folder should be")
+
+    with pytest.raises(SinkError) as refused:
+        DirectorySink(tmp_path).put(KEY, b"x", schema_version="1")
+
+    assert str(refused.value).startswith(f"write to {tmp_path / KEY} failed: ")
+    assert DirectorySink(tmp_path).describe(KEY) == str(tmp_path / KEY)
+
+
+# ----------------------------------------------------------------------------------------------------- Exporter
+
+
+def export(exporter: Exporter, raw: dict[str, Any] | None = None) -> Any:
+    return asyncio.run(exporter.export(raw or example_record_data()))
+
+
+def test_export_uploads_once_then_reports_already_exported(s3: Any, tmp_path: Path) -> None:
+    exporter = Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path)
+
+    first, second = export(exporter), export(exporter)
+
+    assert (first.status, first.key, first.location, first.error) == ("uploaded", KEY, f"s3://{BUCKET}/{KEY}", None)
+    assert (second.status, second.key, second.error) == ("already_exported", KEY, None)
+    assert first.duration_ms > 0
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == body()
+    assert spooled_keys(tmp_path) == []
+
+
+def test_export_under_another_prefix(s3: Any, tmp_path: Path) -> None:
+    result = export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path, prefix="archive"))
+
+    assert result.key == "archive/year=2026/month=11/day=20/trial-call-0001.json.gz"
+
+
+def test_a_refused_export_is_spooled_with_the_reason(s3: Any, tmp_path: Path) -> None:
+    result = export(Exporter(S3Sink("no-such-bucket-here", s3), spool_dir=tmp_path))
+
+    assert (result.status, result.key, result.location) == ("spooled", KEY, str(tmp_path / KEY))
+    assert result.error is not None and result.error.startswith("put to s3://no-such-bucket-here/")
+    assert (tmp_path / KEY).read_bytes() == body()
+    assert spooled_keys(tmp_path) == [KEY]
+
+
+class _SilentSink:
+    """A store that accepts the connection and never answers (the far side only)."""
+
+    def describe(self, key: str) -> str:
+        return f"silent://{key}"
+
+    def put(self, key: str, body: bytes, *, schema_version: str) -> PutOutcome:
+        time.sleep(0.6)
+        return PutOutcome.CREATED
+
+
+def test_an_export_without_an_answer_within_the_budget_is_spooled(tmp_path: Path) -> None:
+    result = export(Exporter(_SilentSink(), spool_dir=tmp_path, budget_s=0.1))
+
+    assert (result.status, result.error) == ("spooled", "no answer within 0.1 s")
+    assert result.duration_ms < 600
+    assert spooled_keys(tmp_path) == [KEY]
+
+
+def test_an_invalid_record_is_kept_aside_and_raised_not_exported(s3: Any, tmp_path: Path) -> None:
+    raw = {**example_record_data(), "duration_s": -1}
+
+    with pytest.raises(RecordInvalidError, match="duration_s"):
+        export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path), raw)
+
+    [kept] = (tmp_path / INVALID_DIR).iterdir()
+    assert json.loads(kept.read_text())["duration_s"] == -1
+    assert spooled_keys(tmp_path) == [] and s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+
+
+# ------------------------------------------------------------------------------------------------ spool, flush
+
+
+def test_spooled_keys_are_the_records_waiting_in_key_order(tmp_path: Path) -> None:
+    assert spooled_keys(tmp_path / "missing") == []
+    later = "sessions/year=2026/month=11/day=21/b.json.gz"
+    spool(tmp_path, later, b"b")
+    spool(tmp_path, KEY, b"a")
+    (tmp_path / INVALID_DIR).mkdir()
+    (tmp_path / INVALID_DIR / "bad.json.gz").write_bytes(b"kept aside")
+    (tmp_path / "sessions" / ".tmp-half.json.gz").write_bytes(b"half written")
+    (tmp_path / "notes.txt").write_text("not a record")
+
+    assert spooled_keys(tmp_path) == [KEY, later]
+    assert spool(tmp_path, KEY, b"again") == tmp_path / KEY and (tmp_path / KEY).read_bytes() == b"again"
+
+
+def test_flush_uploads_what_waits_and_deletes_it_keeps_what_fails_and_clears_what_was_there(
+    s3: Any, tmp_path: Path
+) -> None:
+    waiting, present = KEY, "sessions/year=2026/month=11/day=21/already.json.gz"
+    record = gzip.compress(json.dumps({**example_record_data(), "schema_version": "7"}).encode() + b"\n")
+    spool(tmp_path, waiting, record)
+    spool(tmp_path, present, b"spooled copy")
+    s3.put_object(Bucket=BUCKET, Key=present, Body=b"uploaded by a retry")
+
+    report = flush_spool(S3Sink(BUCKET, s3), tmp_path)
+
+    assert (report.uploaded, report.already_present, report.failed) == ([waiting], [present], {})
+    assert report.as_dict() == {"uploaded": [waiting], "already_present": [present], "failed": {}}
+    assert spooled_keys(tmp_path) == []
+    assert s3.head_object(Bucket=BUCKET, Key=waiting)["Metadata"] == {"schema-version": "7"}
+    assert s3.get_object(Bucket=BUCKET, Key=present)["Body"].read() == b"uploaded by a retry"
+
+    spool(tmp_path, waiting, record)
+    failed = flush_spool(S3Sink("no-such-bucket-here", s3), tmp_path)
+
+    assert list(failed.failed) == [waiting] and failed.uploaded == [] == failed.already_present
+    assert failed.failed[waiting].startswith("put to s3://no-such-bucket-here/")
+    assert spooled_keys(tmp_path) == [waiting]
+
+
+def test_an_organisation_key_is_named_only_for_kms_encryption() -> None:
+    """S3 refuses SSEKMSKeyId beside AES256 (moto does not): the request itself is checked."""
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    expected = {
+        "Bucket": BUCKET,
+        "Key": KEY,
+        "Body": b"x",
+        "ContentType": "application/x-ndjson",
+        "ContentEncoding": "gzip",
+        "Metadata": {"schema-version": "1"},
+        "IfNoneMatch": "*",
+        "ServerSideEncryption": "AES256",
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("put_object", {}, expected)
+
+        assert S3Sink(BUCKET, client, kms_key_id="arn:aws:kms:key").put(KEY, b"x", schema_version="1") is (
+            PutOutcome.CREATED
+        )
+
+
+# ------------------------------------------------------------------------------------------------------- logs
+
+
+def test_every_export_outcome_is_logged_with_the_session_and_where_the_record_is(
+    s3: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agent.exporter")
+
+    export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path))
+    export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path))
+    spooled = export(Exporter(S3Sink("no-such-bucket-here", s3), spool_dir=tmp_path / "spool"))
+
+    assert caplog.messages[:2] == [
+        f"session trial-call-0001: record uploaded at s3://{BUCKET}/{KEY}",
+        f"session trial-call-0001: record already_exported at s3://{BUCKET}/{KEY}",
+    ]
+    assert caplog.messages[2] == (
+        f"session trial-call-0001: export to s3://no-such-bucket-here/{KEY} failed ({spooled.error}); record spooled"
+        f" to {tmp_path / 'spool' / KEY}, `voice-analytics spool flush` uploads it"
+    )
+    assert [record.levelname for record in caplog.records] == ["INFO", "INFO", "WARNING"]
+
+
+def test_a_flush_logs_each_record_and_goes_on_after_one_that_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store refuses the first record's folder (a file is in its way) and takes the second."""
+    caplog.set_level(logging.INFO, logger="agent.exporter")
+    spool_dir, store = tmp_path / "spool", tmp_path / "store"
+    later = "sessions/year=2026/month=11/day=21/b.json.gz"
+    spool(spool_dir, KEY, b"first")
+    spool(spool_dir, later, b"second")
+    (store / "sessions" / "year=2026" / "month=11").mkdir(parents=True)
+    (store / "sessions" / "year=2026" / "month=11" / "day=20").write_text("in the way")
+
+    report = flush_spool(DirectorySink(store), spool_dir)
+
+    assert report.uploaded == [later] and list(report.failed) == [KEY]
+    assert (store / later).read_bytes() == b"second"
+    assert spooled_keys(spool_dir) == [KEY]
+    assert caplog.messages == [
+        f"spooled record {spool_dir / KEY} still not uploaded ({report.failed[KEY]}); kept for the next flush",
+        f"spooled record {spool_dir / later} -> {store / later} (created)",
+    ]
+    assert [record.levelname for record in caplog.records] == ["WARNING", "INFO"]
+
+
+class _RacingStore:
+    """A store reached by two flushes at once: while this flush's put is under way, the other one uploads the same
+    record and deletes its spool file."""
+
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+        self.stored: dict[str, bytes] = {}
+
+    def describe(self, key: str) -> str:
+        return f"racing://{key}"
+
+    def put(self, key: str, body: bytes, *, schema_version: str) -> PutOutcome:
+        self.stored[key] = body
+        (self.spool_dir / key).unlink()
+        return PutOutcome.CREATED
+
+
+def test_a_record_another_flush_removed_meanwhile_is_no_error(tmp_path: Path) -> None:
+    spool(tmp_path, KEY, b"record")
+    store = _RacingStore(tmp_path)
+
+    report = flush_spool(store, tmp_path)
+
+    assert (report.uploaded, report.failed) == ([KEY], {})
+    assert store.stored == {KEY: b"record"} and spooled_keys(tmp_path) == []
