@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import logging
 import time
@@ -157,8 +158,8 @@ def export(exporter: Exporter, raw: dict[str, Any] | None = None) -> Any:
     return asyncio.run(exporter.export(raw or example_record_data()))
 
 
-def test_export_uploads_once_then_reports_already_exported(s3: Any, tmp_path: Path) -> None:
-    exporter = Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path)
+def test_export_uploads_once_then_reports_already_exported_where_it_may_read(s3: Any, tmp_path: Path) -> None:
+    exporter = Exporter(S3Sink(BUCKET, s3, read_existing=True), spool_dir=tmp_path)
 
     first, second = export(exporter), export(exporter)
 
@@ -167,6 +168,18 @@ def test_export_uploads_once_then_reports_already_exported(s3: Any, tmp_path: Pa
     assert first.duration_ms > 0
     assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == body()
     assert spooled_keys(tmp_path) == []
+
+
+def test_a_second_export_by_the_agent_which_may_not_read_goes_beside_the_first_once(s3: Any, tmp_path: Path) -> None:
+    exporter = Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path)
+
+    first, second, third = export(exporter), export(exporter), export(exporter)
+
+    copy = KEY.removesuffix(".json.gz") + f".dup-{hashlib.sha256(body()).hexdigest()[:16]}.json.gz"
+    assert first.status == "uploaded"
+    assert (second.status, second.key) == (third.status, third.key) == ("collision", copy)
+    assert s3.get_object(Bucket=BUCKET, Key=copy)["Body"].read() == body()
+    assert len(s3.list_object_versions(Bucket=BUCKET, Prefix=copy)["Versions"]) == 1
 
 
 def test_export_under_another_prefix(s3: Any, tmp_path: Path) -> None:
@@ -238,15 +251,16 @@ def test_flush_uploads_what_waits_and_deletes_it_keeps_what_fails_and_clears_wha
     record = gzip.compress(json.dumps({**example_record_data(), "schema_version": "7"}).encode() + b"\n")
     spool(tmp_path, waiting, record)
     spool(tmp_path, present, b"spooled copy")
-    s3.put_object(Bucket=BUCKET, Key=present, Body=b"uploaded by a retry")
 
-    report = flush_spool(S3Sink(BUCKET, s3), tmp_path)
+    s3.put_object(Bucket=BUCKET, Key=present, Body=b"spooled copy")  # the same bytes, uploaded by a retry
+
+    report = flush_spool(S3Sink(BUCKET, s3, read_existing=True), tmp_path)
 
     assert (report.uploaded, report.already_present, report.failed) == ([waiting], [present], {})
-    assert report.as_dict() == {"uploaded": [waiting], "already_present": [present], "failed": {}}
+    assert report.as_dict() == {"uploaded": [waiting], "already_present": [present], "collisions": {}, "failed": {}}
     assert spooled_keys(tmp_path) == []
     assert s3.head_object(Bucket=BUCKET, Key=waiting)["Metadata"] == {"schema-version": "7"}
-    assert s3.get_object(Bucket=BUCKET, Key=present)["Body"].read() == b"uploaded by a retry"
+    assert s3.get_object(Bucket=BUCKET, Key=present)["Body"].read() == b"spooled copy"
 
     spool(tmp_path, waiting, record)
     failed = flush_spool(S3Sink("no-such-bucket-here", s3), tmp_path)
@@ -286,7 +300,7 @@ def test_every_export_outcome_is_logged_with_the_session_and_where_the_record_is
     caplog.set_level(logging.INFO, logger="agent.exporter")
 
     export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path))
-    export(Exporter(S3Sink(BUCKET, s3), spool_dir=tmp_path))
+    export(Exporter(S3Sink(BUCKET, s3, read_existing=True), spool_dir=tmp_path))
     spooled = export(Exporter(S3Sink("no-such-bucket-here", s3), spool_dir=tmp_path / "spool"))
 
     assert caplog.messages[:2] == [
@@ -319,7 +333,7 @@ def test_a_flush_logs_each_record_and_goes_on_after_one_that_fails(
     assert spooled_keys(spool_dir) == [KEY]
     assert caplog.messages == [
         f"spooled record {spool_dir / KEY} still not uploaded ({report.failed[KEY]}); kept for the next flush",
-        f"spooled record {spool_dir / later} -> {store / later} (created)",
+        f"spooled record {spool_dir / later} -> {store / later} (uploaded)",
     ]
     assert [record.levelname for record in caplog.records] == ["WARNING", "INFO"]
 
