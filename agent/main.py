@@ -48,9 +48,13 @@ from agent.endings import install_call_timeouts
 from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client
 from agent.settings import DEV_CALLER_SALT, AgentSettings
 from functions.common.record import EndReason
+from functions.common.redaction import install_log_masking
 
 logger = logging.getLogger("agent")
 
+# Every process that loads this module (the server, each job process) masks email addresses and phone numbers in
+# every log line, LiveKit's and botocore's included.
+install_log_masking()
 load_dotenv(Path(".env"))
 SETTINGS = AgentSettings.from_env()
 

@@ -26,6 +26,7 @@ from agent.exporter import Exporter, ExportResult, SessionExportOnce, log_task_o
 from agent.scripted_llm import ConversationScript, ScriptedLLM
 from agent.settings import AgentSettings
 from functions.common.record import TranscriptMode
+from functions.common.redaction import install_log_masking
 
 logger = logging.getLogger("agent.simulate")
 
@@ -69,7 +70,10 @@ async def run_script(
     settings: AgentSettings | None = None,
     transcript_mode: TranscriptMode | None = None,
 ) -> SimulationOutcome:
-    """Run one script through a real AgentSession and export its record (exactly once)."""
+    """Run one script through a real AgentSession and export its record (exactly once).
+
+    The agent runs in this process, so its log lines are masked as in the agent's own (agent/main.py)."""
+    install_log_masking()
     settings = settings or AgentSettings()
     clock = SimulatedClock(script.start_time())
     ids = script_call_ids(script, clock.current, settings.caller_salt)

@@ -1,18 +1,18 @@
-"""Imported first by each function's package (functions/<name>/__init__.py), before anything imports pydantic.
+"""No garbage collection during Lambda's init: imported first by each function's package (functions/<name>/__init__.py).
 
-Powertools' batch utility checks at import whether pydantic is loaded and, if it is, builds the pydantic models of
-SQS, Kinesis, DynamoDB-stream and Kafka records (and the CloudWatch Logs ones they use: about 30 ms of cold start)
-for typing BatchProcessor's optional `model=`. These functions pass no model (records are data classes), so
-importing the batch utility while pydantic is still unloaded skips building models nothing uses.
+Kept as a measured exception to using the runtime plainly. Init allocates some 125,000 tracked objects that live as
+long as the container (modules, classes, models, clients); the collector, triggered every 700 allocations, walks
+them about 135 times (once in full) and finds under 0.5 MB of garbage. Without the pause, a handler's cold import
+took 1.20x (score_lead), 1.12x (salesforce_sync), 1.14x (amplitude_events) and 1.05x (hot_lead_alert) the CPU time
+(2026-12-05, this project's 2-core machine, benchmarks/handlers_bench.py's Lambda-like CPython 3.12 venv: medians of
+30 fresh interpreters per side, the two sides alternating; docs/performance.md): over the 10% for which the project
+keeps such a trick.
 
-No garbage collection during Lambda's init (the runtime names the handler in `_HANDLER`; the artifact holds one
-function, so that is the handler being imported). Init allocates some 125,000 tracked objects that live as long as
-the container (modules, classes, models, clients); the collector, triggered every 700 allocations, walks them about
-135 times (once in full) and finds under 0.5 MB of garbage: about 5% of the handler's cold import (about 100 M
-instructions, measured under callgrind on CPython 3.12). The handler module calls `init_done()` last, which freezes
-what init built (moved out of the collector's reach for good, so later collections do not walk it either: that
-work is not deferred to the first invocation) and turns collection back on. The price is that init's own garbage
-(those few hundred KB) is never reclaimed. Anywhere else (tests, the local stack, tools) nothing changes.
+Only during Lambda's init (the runtime names the handler in `_HANDLER`; the artifact holds one function, so that is
+the handler being imported). The handler module calls `init_done()` last, which freezes what init built (moved out
+of the collector's reach for good, so later collections do not walk it either: that work is not deferred to the
+first invocation) and turns collection back on. The price is that init's own garbage (those few hundred KB) is never
+reclaimed. Anywhere else (tests, the local stack, tools) nothing changes.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import os
 _collection_paused = os.environ.get("_HANDLER", "").startswith("functions.") and gc.isenabled()
 if _collection_paused:
     gc.disable()
-
-import aws_lambda_powertools.utilities.batch  # noqa: E402, F401  (for its import-time side effect, see above)
 
 
 def init_done() -> None:

@@ -81,32 +81,31 @@ class ToolCall(_Model):
         return self
 
 
-class LLMUsage(_Model):
+class _ModelUsage(_Model):
+    """What every usage entry names: the model and its provider."""
+
     model: Name
     provider: Annotated[str, Field(max_length=100)] = ""
+
+
+class LLMUsage(_ModelUsage):
     input_tokens: Annotated[int, Field(ge=0)] = 0
     output_tokens: Annotated[int, Field(ge=0)] = 0
     cached_input_tokens: Annotated[int, Field(ge=0)] = 0
 
 
-class STTUsage(_Model):
-    model: Name
-    provider: Annotated[str, Field(max_length=100)] = ""
+class STTUsage(_ModelUsage):
     audio_seconds: Annotated[float, Field(ge=0)] = 0.0
 
 
-class TTSUsage(_Model):
-    model: Name
-    provider: Annotated[str, Field(max_length=100)] = ""
+class TTSUsage(_ModelUsage):
     characters: Annotated[int, Field(ge=0)] = 0
     audio_seconds: Annotated[float, Field(ge=0)] = 0.0
 
 
-class ModelRequests(_Model):
+class ModelRequests(_ModelUsage):
     """A model billed per request: LiveKit's end-of-turn detector and adaptive interruption in LiveKit Cloud."""
 
-    model: Name
-    provider: Annotated[str, Field(max_length=100)] = ""
     requests: Annotated[int, Field(ge=0)] = 0
 
 

@@ -3,61 +3,15 @@ external id, one re-login on an expired session, and errors classified by Salesf
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict
 
-
-class _ImportedOnFirstUse(ModuleType):
-    """Stands in for module `name` in sys.modules until one of its attributes is used, which imports the real module
-    in its place. `classes` are the names other modules import from it at their own import (`from m import C`):
-    calling one imports the real module and returns an instance of the real class."""
-
-    def __init__(self, name: str, classes: tuple[str, ...] = ()) -> None:
-        super().__init__(name)
-        for class_name in classes:
-            setattr(self, class_name, self._on_first_call(class_name))
-
-    def _on_first_call(self, class_name: str) -> Callable[..., Any]:
-        def construct(*args: Any, **kwargs: Any) -> Any:
-            return getattr(self._real(), class_name)(*args, **kwargs)
-
-        construct.__name__ = construct.__qualname__ = class_name
-        return construct
-
-    def _real(self) -> ModuleType:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return importlib.import_module(self.__name__)
-
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):
-            # The import system probes __path__ (is it a package?) and the like: not a use of the module.
-            raise AttributeError(attribute)
-        return getattr(self._real(), attribute)
-
-
-def _import_on_first_use(name: str, classes: tuple[str, ...] = ()) -> None:
-    if name not in sys.modules:
-        sys.modules[name] = _ImportedOnFirstUse(name, classes)
-
-
-# Cold start: importing simple_salesforce.api (the package runs it whatever the import) also imports the Metadata
-# API client (SOAP through zeep and lxml) for `Salesforce.mdapi`, and PyJWT with cryptography for the JWT bearer
-# login: together about 85 ms. SalesforceGateway uses neither (it logs in with `login` below and only calls the REST
-# API), so both modules are imported only if something uses them.
-_import_on_first_use("simple_salesforce.metadata", classes=("SfdcMetadataApi",))
-_import_on_first_use("jwt")
-
-from simple_salesforce.api import Salesforce  # noqa: E402  (after the stand-ins above, on purpose)
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession  # noqa: E402
+from functions.common.salesforce_client import Salesforce, SalesforceError, SalesforceExpiredSession
 
 # Transient by nature: back off and try again (the SQS message is redelivered).
 RETRYABLE_ERROR_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})

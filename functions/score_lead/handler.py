@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 
 from functions.common.aws import events_client, s3_client
 from functions.common.cold_start import init_done
@@ -16,7 +17,6 @@ from functions.common.lambda_kit import lambda_kit
 from functions.common.record import SessionRecord
 from functions.common.settings import score_lead_settings
 from functions.score_lead.logic import load_session, resolve_copy, score_and_publish
-from functions.score_lead.notification import S3ObjectCreatedEvent
 from functions.score_lead.reader import RejectedObjectError
 from functions.score_lead.storage import ObjectMissingError, quarantine_object
 
@@ -38,7 +38,7 @@ def score_once(*, session_id: str, record: SessionRecord, source: S3Location) ->
 def record_handler(record: SQSRecord) -> None:
     """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword)."""
     try:
-        notification = parse(event=record.json_body, model=S3ObjectCreatedEvent)
+        notification = parse(event=record.json_body, model=S3EventNotificationEventBridgeModel)
     except (ValidationError, ValueError) as error:
         failure = PermanentFailure(f"message body is not an S3 'Object Created' EventBridge event: {error}")
         dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)

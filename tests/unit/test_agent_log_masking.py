@@ -2,8 +2,8 @@
 in-process tool fakes) whose caller gives both, then the real exporter on its three paths (S3 unreachable, so the
 record is spooled; a folder; a record the contract rejects), with every logger of the process captured at DEBUG.
 
-The masking is process-wide (importing `agent` installs it, see functions/common/redaction.py), so LiveKit's own
-records are covered as well as ours.
+The masking is process-wide (the agent's entry, agent/main.py, and a simulated call install it, see
+functions/common/redaction.py), so LiveKit's own records are covered as well as ours.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 import logging
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from functions.common.record import RecordInvalidError, TranscriptMode
 from tests.agent_fixtures import folder_exporter, make_settings, stored_objects
 from tests.log_format import EverythingFormatter
 
+ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "dana.private@example.com"
 PHONE = "+1 415 555 0123"
 PHONE_ANY_FORM = re.compile(r"415\D{0,3}555\D{0,3}0123")
@@ -126,3 +129,16 @@ async def test_agent_session_and_exporter_log_neither_email_nor_phone(
     # ...and the personal data was really there: the full transcript and the contact keep it.
     assert raw["transcript_mode"] == TranscriptMode.FULL.value
     assert EMAIL in json.dumps(raw) and PHONE in json.dumps(raw["transcript"])
+
+
+def test_the_agent_entry_masks_every_logger_of_its_process() -> None:
+    """agent/main.py, the module LiveKit loads in the agent server and in each job process, installs the masking:
+    a line of LiveKit's logger carrying an email address and a phone number comes out masked."""
+    code = (
+        "import logging, sys\n"
+        "import agent.main\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s %(message)s')\n"
+        f"logging.getLogger('livekit.agents').warning('caller %s on %s', {EMAIL!r}, {PHONE!r})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "livekit.agents caller [email] on [phone]" in result.stdout, result.stdout + result.stderr
