@@ -60,11 +60,11 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str
 
 @contextmanager
 def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
-    from local.amplitude_emulator import AmplitudeEmulator
-    from local.demo import Demo, _loopback_without_proxy
-    from local.runner import LambdaRunner
-    from local.salesforce_emulator import SalesforceEmulator
-    from local.stack import LocalStack, environment
+    from local.aws.runner import LambdaRunner
+    from local.aws.stack import LocalStack, environment
+    from local.demo.run import Demo, _loopback_without_proxy
+    from local.emulators.amplitude import AmplitudeEmulator
+    from local.emulators.salesforce import SalesforceEmulator
 
     with ExitStack() as stack_of:
         stack_of.enter_context(_loopback_without_proxy())
@@ -94,7 +94,7 @@ def _sink(stack: Any) -> Any:
 
 def _alerts(stack: Any) -> dict[str, float]:
     """Session id -> delivery time of its alert, read (and removed) from the email outbox queue."""
-    from local.demo import Demo
+    from local.demo.run import Demo
 
     return {email["session_id"]: email["received_at"] for email in Demo._read_emails(stack) if email["session_id"]}
 
@@ -123,7 +123,7 @@ def _unscored(stack: Any, expected: list[tuple[str, str]], scored_keys: set[str]
 
 
 def _dlq_depths(stack: Any) -> dict[str, int]:
-    from local.demo import Demo
+    from local.demo.run import Demo
 
     return Demo._dlq_depths(stack)
 

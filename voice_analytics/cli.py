@@ -171,7 +171,7 @@ def demo(
     from rich.console import Console
 
     _require_local_stack("demo")
-    from local.demo import Demo, DemoError, find_scripts, print_report
+    from local.demo.run import Demo, DemoError, find_scripts, print_report
 
     console = Console()
     log_dir = report.parent / "logs"
@@ -233,7 +233,7 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """DuckDB over the session records, as the Athena tables `sessions` and `scored` (columns from template.yaml)."""
-    from local.queries import QueryError, run_query_command
+    from local.demo.queries import QueryError, run_query_command
 
     try:
         code = run_query_command(

@@ -21,8 +21,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.salesforce_emulator import SalesforceEmulator
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 
 REGION = "us-east-1"

@@ -25,10 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.runner import LambdaRunner
-from local.salesforce_emulator import SalesforceEmulator
-from local.stack import LocalStack, environment
+from local.aws.runner import LambdaRunner
+from local.aws.stack import LocalStack, environment
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 from tests.samples import example_record_data
 

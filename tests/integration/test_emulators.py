@@ -27,8 +27,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.salesforce_emulator import SalesforceEmulator
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 
 pytestmark = pytest.mark.integration
 

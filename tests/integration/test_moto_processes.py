@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import LocalStack, environment
+from local.aws.stack import LocalStack, environment
 
 pytestmark = pytest.mark.integration
 

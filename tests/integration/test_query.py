@@ -19,8 +19,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from local.queries import QueryError, athena_tables, presets, run_queries
-from local.stack import free_port, load_template
+from local.aws.stack import free_port, load_template
+from local.demo.queries import QueryError, athena_tables, presets, run_queries
 from voice_analytics.cli import app
 
 pytestmark = pytest.mark.integration

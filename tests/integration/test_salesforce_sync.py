@@ -13,7 +13,7 @@ from functions.common.failures import PermanentFailure, RetryableFailure
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
 from functions.common.settings import SalesforceSyncSettings
 from functions.salesforce_sync.logic import SyncOutcome, sync_session
-from local.salesforce_emulator import SalesforceEmulator
+from local.emulators.salesforce import SalesforceEmulator
 from tests.unit.details import detail_for
 
 pytestmark = pytest.mark.integration

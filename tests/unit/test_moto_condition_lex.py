@@ -1,4 +1,4 @@
-"""local.stack's memoised ConditionExpression lexing in moto: same tokens as moto's own lexer, fresh nodes on every
+"""local.aws.stack's memoised ConditionExpression lexing in moto: same tokens as moto's own lexer, fresh nodes on every
 call, errors raised every time, and a conditional write through moto behaves as before."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.comparisons import ConditionExpressionParser, get_filter_expression
 
-from local.stack import patch_moto_internals
+from local.aws.stack import patch_moto_internals
 
 # The expression Powertools' idempotency layer puts every in-progress record with.
 EXPRESSION = (

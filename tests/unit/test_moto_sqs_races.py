@@ -1,7 +1,7 @@
-"""local.stack's lock around moto's DeleteMessage: a delete that lands while a receive iterates the queue's in-flight
-set must wait for it. Interleaved deterministically: the receive pauses inside that iteration (on a message of the
-set) until the delete has returned, or 0.3 s have passed, which is what happens when the delete has to wait for the
-receive's lock."""
+"""local.aws.stack's lock around moto's DeleteMessage: a delete that lands while a receive iterates the queue's
+in-flight set must wait for it. Interleaved deterministically: the receive pauses inside that iteration (on a message
+of the set) until the delete has returned, or 0.3 s have passed, which is what happens when the delete has to wait
+for the receive's lock."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import Message, SQSBackend, sqs_backends
 
-from local.stack import patch_moto_internals
+from local.aws.stack import patch_moto_internals
 
 REGION = "us-east-1"
 

@@ -8,7 +8,7 @@ interpreter, and DynamoDB (about a third of moto's time: Powertools' idempotency
 parses on every call) gets a server of its own, reached through boto3's per-service endpoint variable
 (AWS_ENDPOINT_URL_DYNAMODB), as a deployed function reaches the regional DynamoDB endpoint.
 
-The child applies the same moto fixes `LocalStack` applies in-process (`local.stack.patch_moto_internals`), then
+The child applies the same moto fixes `LocalStack` applies in-process (`local.aws.stack.patch_moto_internals`), then
 serves until its parent closes the pipe or dies (the pipe's EOF), so no server outlives the stack that started it.
 """
 
@@ -18,7 +18,7 @@ import logging
 from multiprocessing.connection import Connection
 from typing import Any
 
-from local.child_process import spawn_child, stop_child
+from local.aws.child_process import spawn_child, stop_child
 
 READY = "ready"
 START_TIMEOUT_S = 60.0
@@ -27,7 +27,7 @@ START_TIMEOUT_S = 60.0
 def _serve(conn: Connection, port: int) -> None:  # pragma: no cover - runs in the child process
     from moto.server import ThreadedMotoServer
 
-    from local.stack import patch_moto_internals
+    from local.aws.stack import patch_moto_internals
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     patch_moto_internals()

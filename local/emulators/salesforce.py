@@ -54,7 +54,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from local.loopback_http import LoopbackEmulator, LoopbackHTTPServer
+from local.emulators.http import LoopbackEmulator, LoopbackHTTPServer
 
 __all__ = ["LEAD", "TASK", "FieldSpec", "SObjectSpec", "SalesforceEmulator"]
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-_log = logging.getLogger("local.loopback_http")
+_log = logging.getLogger("local.emulators.http")
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Final, NoReturn, cast
 from urllib.parse import urlsplit
 
-from local.loopback_http import LoopbackEmulator, LoopbackHTTPServer
+from local.emulators.http import LoopbackEmulator, LoopbackHTTPServer
 
 __all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
 

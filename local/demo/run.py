@@ -8,7 +8,7 @@
 4. The runner drains every queue (or the demo fails naming the stuck queue), then the report is built from what
    the far ends hold: scored/ objects in S3, the emulators' records, the SNS emails read back through an SQS
    outbox, DLQ depths, quarantine/ objects; DuckDB runs the example queries over the downloaded records.
-5. `build/demo/report.json` (and `report.html` when `local.report_html` exists) is written; any inconsistency
+5. `build/demo/report.json` (and `report.html` when `local.demo.report_html` exists) is written; any inconsistency
    (a session not exported or not scored, alerts != hot leads, anything in a DLQ or quarantine, duplicates)
    is listed and makes the demo fail.
 6. The emulators' records (Salesforce Leads and Tasks, Amplitude events) are kept between runs in
@@ -43,9 +43,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from local.stack import REPO_ROOT, LocalStack, environment
+from local.aws.stack import REPO_ROOT, LocalStack, environment
 
-logger = logging.getLogger("local.demo")
+logger = logging.getLogger("local.demo.run")
 
 DEFAULT_CONVERSATIONS = REPO_ROOT / "conversations"
 # Used while the bundled conversations folder does not exist yet.
@@ -185,9 +185,9 @@ class Demo:
     # -- the run ---------------------------------------------------------------------------------------------
 
     def run(self) -> DemoResult:
-        from local.amplitude_emulator import AmplitudeEmulator
-        from local.runner import LambdaRunner
-        from local.salesforce_emulator import SalesforceEmulator
+        from local.aws.runner import LambdaRunner
+        from local.emulators.amplitude import AmplitudeEmulator
+        from local.emulators.salesforce import SalesforceEmulator
 
         started = time.monotonic()
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -466,7 +466,7 @@ class Demo:
                 }
             )
 
-        from local.queries import QueryError, run_queries
+        from local.demo.queries import QueryError, run_queries
 
         try:  # the template's named Athena queries, as `voice-analytics query --preset all` runs them
             queries = [result.as_dict() for result in run_queries(self.out_dir, as_of="latest")]
@@ -638,10 +638,10 @@ class Demo:
         return depths
 
     def _write_html(self, report: dict[str, Any]) -> Path | None:
-        if importlib.util.find_spec("local.report_html") is None:
+        if importlib.util.find_spec("local.demo.report_html") is None:
             self.console.print("[yellow]local/report_html.py is not there yet: report.html skipped[/yellow]")
             return None
-        render = importlib.import_module("local.report_html").render_report_html
+        render = importlib.import_module("local.demo.report_html").render_report_html
         path = self.report_path.with_suffix(".html")
         path.write_text(render(report), encoding="utf-8")
         return path
@@ -757,7 +757,7 @@ def print_report(console: Console, result: DemoResult) -> None:
         for email in emails[EMAILS_SHOWN_IN_FULL:]:
             console.print(f"  Subject: {email['subject']}")
 
-    from local.queries import CONSOLE_ROWS, print_results
+    from local.demo.queries import CONSOLE_ROWS, print_results
 
     print_results(console, report["queries"], max_rows=CONSOLE_ROWS)
 

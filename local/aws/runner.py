@@ -48,11 +48,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, TextIO
 
-from local.child_process import spawn_child, stop_child
-from local.lambda_worker import LambdaContext
-from local.stack import REGION, EventSource, FunctionSpec, LocalStack
+from local.aws.child_process import spawn_child, stop_child
+from local.aws.lambda_worker import LambdaContext
+from local.aws.stack import REGION, EventSource, FunctionSpec, LocalStack
 
-logger = logging.getLogger("local.runner")
+logger = logging.getLogger("local.aws.runner")
 
 SQS_MAX_RECEIVE = 10
 # Long-poll wait per receive: short, so stop() and drain() react quickly; moto wakes up on new messages.
@@ -169,7 +169,7 @@ class _FunctionProcess:
 
     def start(self) -> float:
         """Spawn the process and wait for its init phase; returns the init time in ms."""
-        from local import lambda_worker
+        from local.aws import lambda_worker
 
         self._process, parent = spawn_child(
             lambda_worker.serve,

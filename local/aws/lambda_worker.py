@@ -12,7 +12,7 @@ threads) and talks over a pipe:
 - then, per invocation, the runner sends (event, context fields) and gets ("ok", response) or
   ("error", "Type: message", traceback).
 
-This module stays light on purpose (no moto, no local.stack): it is what every worker process imports first.
+This module stays light on purpose (no moto, no local.aws.stack): it is what every worker process imports first.
 """
 
 from __future__ import annotations

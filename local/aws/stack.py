@@ -41,9 +41,9 @@ from botocore.config import Config
 from voice_analytics import cfn
 from voice_analytics.cfn import condition_value
 
-logger = logging.getLogger("local.stack")
+logger = logging.getLogger("local.aws.stack")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 REGION = "us-east-1"
@@ -367,7 +367,7 @@ class LocalStack:
             self._processes.pop().stop()
 
     def _start_server_processes(self) -> None:
-        from local.moto_process import MotoProcess
+        from local.aws.moto_process import MotoProcess
 
         try:
             main = MotoProcess(self.port or free_port(), f"moto-{self.stack_name}")

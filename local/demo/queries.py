@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.stack import TEMPLATE_PATH, load_template
+from local.aws.stack import TEMPLATE_PATH, load_template
 
 # Hive primitive types as DuckDB spells them.
 _HIVE_PRIMITIVES = {
