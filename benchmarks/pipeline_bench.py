@@ -61,13 +61,14 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str
 @contextmanager
 def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
     from local.aws.runner import LambdaRunner
-    from local.aws.stack import LocalStack, environment
-    from local.demo.run import Demo, _loopback_without_proxy
+    from local.aws.stack import LocalStack
+    from local.demo.run import Demo
     from local.emulators.amplitude import AmplitudeEmulator
     from local.emulators.salesforce import SalesforceEmulator
+    from local.environment import environment, loopback_without_proxy
 
     with ExitStack() as stack_of:
-        stack_of.enter_context(_loopback_without_proxy())
+        stack_of.enter_context(loopback_without_proxy())
         stack = stack_of.enter_context(LocalStack(server="processes"))
         stack_of.enter_context(environment(stack.aws_environment()))
         salesforce = stack_of.enter_context(SalesforceEmulator())

@@ -20,17 +20,14 @@ resolve logical ids; `function_env()` resolves a function's Environment.Variable
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
 import os
 import re
-import socket
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local.ports import free_port
 from voice_analytics import cfn
 from voice_analytics.cfn import condition_value
 
@@ -254,13 +252,6 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 # ---------------------------------------------------------------------------------------------------- the stack
 
 
@@ -333,17 +324,12 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self.server not in SERVER_MODES:
             raise LocalStackError(f"server={self.server!r}: expected one of {', '.join(SERVER_MODES)}")
-        # Loopback only: moto's default binds every interface.
-        # werkzeug logs every request at INFO to stderr (thousands of lines a burst); warnings and errors stay.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if self.server == "thread":
-            from moto.server import ThreadedMotoServer
+            from local.aws.moto_patches import apply_all
+            from local.aws.moto_server import start_in_thread
 
-            patch_moto_internals()
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port or free_port(), verbose=False)
-            self._server.start()
-            host, port = self._server.get_host_and_port()
-            self.endpoint_url = f"http://{host}:{port}"
+            apply_all()
+            self._server, self.endpoint_url = start_in_thread(self.port)
         else:
             self._start_server_processes()
         self._session = boto3.session.Session(
@@ -367,7 +353,7 @@ class LocalStack:
             self._processes.pop().stop()
 
     def _start_server_processes(self) -> None:
-        from local.aws.moto_process import MotoProcess
+        from local.aws.moto_server import MotoProcess
 
         try:
             main = MotoProcess(self.port or free_port(), f"moto-{self.stack_name}")
@@ -464,7 +450,7 @@ class LocalStack:
 
     def _patch_moto_gaps(self) -> None:
         """Everything moto leaves out, done with API calls. The ONE place for such patches (the fixes inside moto's
-        server are `patch_moto_internals`, applied wherever the server runs)."""
+        server are local/aws/moto_patches.py, applied wherever the server runs)."""
         # 0. Server processes: DynamoDB has a server of its own (see local/moto_process.py). The stack's tables were
         #    created on the main server by CloudFormation; create them, from the template's properties, where the
         #    functions reach DynamoDB, and delete the main server's copies, so a client on the wrong endpoint fails
@@ -748,254 +734,3 @@ class LocalStack:
                 logical = target["Fn::GetAtt"][0]
                 found[logical] = self.queue_url(logical)
         return found
-
-
-def patch_moto_internals() -> None:
-    """The fixes inside moto's server, applied in the process that runs it (this one in server="thread", the child
-    in server="processes"). Each is guarded, so a moto that changed the code it fixes is left alone.
-    - moto's EventBridge drops "account" from events it delivers to SQS targets (its default input template lacks
-      it), while AWS always sends it and Powertools' EventBridgeModel requires it, so every consumer would
-      dead-letter every "Lead Scored" event: the field is added to the template moto formats deliveries with.
-    - the speed fixes below (same results, less time per request)."""
-    _patch_moto_event_account()
-    _patch_moto_event_delivery_errors()
-    _patch_moto_jsonpath_speed()
-    _patch_moto_sqs_receive_speed()
-    _patch_moto_sqs_receive_race()
-    _patch_moto_sqs_delete_race()
-    _patch_moto_request_overhead()
-    _patch_moto_update_expression_parse()
-    _patch_moto_condition_expression_lex()
-
-
-def _patch_moto_condition_expression_lex() -> None:
-    """moto lexes a ConditionExpression (six regular expressions tried per token) twice per conditional PutItem
-    (request check, then the write), and Powertools' idempotency sends the same expression on every record: a tenth
-    of moto's DynamoDB time in a burst. The tokens depend on the expression text alone, so they are memoised by it;
-    each call still gets new token nodes (a node carries a mutable `children` list), and the later parse stages,
-    which read the attribute names and values, run as before. An expression that fails to lex raises as before
-    (errors are not cached)."""
-    try:
-        from collections import deque
-
-        from moto.dynamodb.comparisons import ConditionExpressionParser
-    except ImportError:
-        return
-    original = ConditionExpressionParser._lex_condition_expression
-    if getattr(original, "_local_fast", False):
-        return
-    node = ConditionExpressionParser.Node
-
-    @functools.lru_cache(maxsize=256)
-    def tokens(expression: str) -> tuple[tuple[str, str, str, Any], ...]:
-        lexed = original(ConditionExpressionParser(expression, None, None))
-        return tuple((n.nonterminal, n.kind, n.text, n.value) for n in lexed)
-
-    @functools.wraps(original)
-    def _lex_condition_expression(self: Any) -> Any:
-        if not isinstance(self.condition_expression, str):
-            return original(self)
-        return deque(
-            node(nonterminal=nonterminal, kind=kind, text=text, value=value, children=[])
-            for nonterminal, kind, text, value in tokens(self.condition_expression)
-        )
-
-    setattr(_lex_condition_expression, "_local_fast", True)  # noqa: B010
-    setattr(ConditionExpressionParser, "_lex_condition_expression", _lex_condition_expression)  # noqa: B010
-
-
-def _patch_moto_update_expression_parse() -> None:
-    """moto tokenises and parses an UpdateExpression twice per UpdateItem (request check, then update), and
-    Powertools' idempotency sends the same few expression strings on every record: a sixth of moto's DynamoDB time
-    in a burst. The parse result is only read (moto's validator deep-copies it before putting values in), so it is
-    memoised by expression text."""
-    try:
-        from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    make = getattr(UpdateExpressionParser, "make", None)
-    if make is None or getattr(make, "_local_fast", False):
-        return
-    cached = functools.lru_cache(maxsize=256)(make)
-    setattr(cached, "_local_fast", True)  # noqa: B010
-    setattr(UpdateExpressionParser, "make", staticmethod(cached))  # noqa: B010
-
-
-def _patch_moto_sqs_receive_race() -> None:
-    """moto's ReceiveMessage scans a queue and marks messages received without a lock, so two request threads
-    receiving from one queue can interleave between "is it visible" and "mark it received" and both return the
-    message. SQS does not hand one message to two receivers within its visibility timeout, and the runner has
-    several pollers a queue, so the scan now runs under the queue's own lock. That lock is the re-entrant one
-    moto's long poll waits on, and waiting releases it, so a waiting poller does not hold up the others. (The race
-    is rare; tests/integration/test_moto_processes.py checks the property, it has not caught moto without this.)"""
-    try:
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    backend = sqs_models.SQSBackend
-    original = backend.receive_message
-    if getattr(original, "_local_locked", False) or not hasattr(sqs_models.Queue, "wait_for_messages"):
-        return
-    locked = _under_queue_lock(original, lambda backend, queue_name, *_: backend.get_queue(queue_name))
-    setattr(backend, "receive_message", locked)  # noqa: B010
-
-
-def _under_queue_lock(original: Callable[..., Any], queue_of: Callable[..., Any]) -> Callable[..., Any]:
-    """`original` (a moto SQS method) run under the lock of the queue `queue_of(self, *args)` names: the re-entrant
-    `_messages_lock` that SendMessage and the long poll use. A moto without that lock is called as it is."""
-
-    @functools.wraps(original)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        lock = getattr(queue_of(self, *args), "_messages_lock", None)
-        if lock is None:
-            return original(self, *args, **kwargs)
-        with lock:
-            return original(self, *args, **kwargs)
-
-    setattr(locked, "_local_locked", True)  # noqa: B010
-    return locked
-
-
-def _patch_moto_sqs_delete_race() -> None:
-    """moto's DeleteMessage changes a queue's in-flight set and rebuilds its message list without the queue's lock,
-    which ReceiveMessage holds (see above) while it iterates the same set. A delete landing in the middle raises
-    "Set changed size during iteration" in the receive (seen in a stress run: 3,000 puts, 8 consumers), which moto
-    answers with a 500 and the client retries; if it comes inside the receive's loop, after messages were marked
-    received, those stay invisible for the visibility timeout (6 minutes here) without reaching anyone and come back
-    as redeliveries. The delete now takes the same re-entrant lock; tests/unit/test_moto_sqs_races.py interleaves
-    the two and gets the error without this."""
-    try:
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    queue = sqs_models.Queue
-    original = queue.delete_message
-    if getattr(original, "_local_locked", False):
-        return
-    setattr(queue, "delete_message", _under_queue_lock(original, lambda queue, *_: queue))  # noqa: B010
-
-
-def _patch_moto_jsonpath_speed() -> None:
-    """moto builds a new jsonpath parser (PLY tables) for every input path of every event it delivers to a target:
-    about 40 ms per PutEvents here, most of the local pipeline's time. The parsed expressions are immutable, so
-    memoising `jsonpath_ng.ext.parse` changes nothing but the speed."""
-    try:
-        import jsonpath_ng.ext
-    except ImportError:
-        return
-    parse = getattr(jsonpath_ng.ext, "parse")  # noqa: B009  # not re-exported in the stubs
-    if not hasattr(parse, "cache_info"):
-        setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(parse))  # noqa: B010
-
-
-def _patch_moto_sqs_receive_speed() -> None:
-    """moto's ReceiveMessage is quadratic in the queue's depth: for every message it returns it checks the retention
-    period through `get_queue_attributes`, which computes ALL the queue's attributes, three approximate counts among
-    them, each a pass over every message with two datetime conversions per message. With a few thousand messages
-    queued a receive took seconds and the writers' puts timed out (the 10,000-session burst died at ~7,900).
-    Read the retention period from the queue itself, and give `unix_time_millis` (called per message for
-    visibility and delay) the same value from `time.time()` without the naive-datetime round trip. Same results,
-    same clock; guarded, so a moto that changed these is left alone."""
-    try:
-        from moto.core.utils import unix_time
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    backend = sqs_models.SQSBackend
-    if getattr(backend.is_message_valid_based_on_retention_period, "_local_fast", False):
-        return
-    if not hasattr(sqs_models, "unix_time_millis"):
-        return
-
-    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
-        retention_s = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
-
-    setattr(is_message_valid_based_on_retention_period, "_local_fast", True)  # noqa: B010
-    setattr(backend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)  # noqa: B010
-    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
-
-
-def _patch_moto_request_overhead() -> None:
-    """Two per-request costs of moto's server that never change while it runs: the host check lists moto's package
-    folder (a listdir and ~150 isdir calls per request), and every action call lists the response class's methods
-    with `inspect.getmembers`. Both are memoised (the folder and the classes are fixed once imported)."""
-    try:
-        from moto import backends
-        from moto.core import responses, utils
-    except ImportError:
-        return
-    if getattr(backends.list_of_moto_modules, "_local_fast", False):
-        return
-    modules = tuple(backends.list_of_moto_modules())
-
-    def list_of_moto_modules() -> tuple[str, ...]:
-        return modules
-
-    setattr(list_of_moto_modules, "_local_fast", True)  # noqa: B010
-    setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
-    if getattr(responses, "method_names_from_class", None) is utils.method_names_from_class:
-        cached = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
-        setattr(responses, "method_names_from_class", cached)  # noqa: B010
-
-
-def _patch_moto_event_delivery_errors() -> None:
-    """moto delivers S3's "Object Created" events to EventBridge rules inside a bare `except: pass` (in AWS the
-    delivery is asynchronous), so an error there loses the event without a trace. A rule's delivery that raises is
-    now logged, with the event's source and object key, before moto swallows it: a session that never reaches
-    score_lead shows up in the log instead of only in a count."""
-    try:
-        from moto.events.models import Rule
-    except ImportError:
-        return
-    original = Rule.send_to_targets
-    if getattr(original, "_local_logged", False):
-        return
-
-    @functools.wraps(original)
-    def send_to_targets(self: Any, original_event: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(self, original_event, *args, **kwargs)
-        except Exception:
-            detail = original_event.get("detail") if isinstance(original_event, dict) else None
-            key = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
-            logger.exception(
-                "moto: rule %s failed to deliver a %s event (object %s); moto drops it",
-                getattr(self, "name", "?"),
-                original_event.get("source") if isinstance(original_event, dict) else "?",
-                key,
-            )
-            raise
-
-    setattr(send_to_targets, "_local_logged", True)  # noqa: B010
-    setattr(Rule, "send_to_targets", send_to_targets)  # noqa: B010
-
-
-def _patch_moto_event_account() -> None:
-    try:
-        from moto.events.utils import EventTemplateParser
-    except ImportError:
-        return
-    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
-    if '"account"' not in template and template.startswith('{"id": "<id>",'):
-        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
-            '{"id": "<id>",', '{"id": "<id>", "account": "<account>",', 1
-        )
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block, restoring what was there before."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old

@@ -30,8 +30,8 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from local.aws.stack import REPO_ROOT, LocalStack, environment
+from local.aws.stack import REPO_ROOT, LocalStack
+from local.environment import environment, loopback_without_proxy
 
 logger = logging.getLogger("local.demo.run")
 
@@ -102,19 +103,6 @@ class _TimedSink:
     def read(self, key: str) -> bytes | None:
         result: bytes | None = self.inner.read(key)
         return result
-
-
-@contextmanager
-def _loopback_without_proxy() -> Iterator[None]:
-    """Proxy variables (set for package registries) must not catch loopback traffic to moto and the emulators."""
-    import os
-
-    values = {}
-    for name in ("NO_PROXY", "no_proxy"):
-        current = os.environ.get(name, "")
-        values[name] = ",".join(item for item in (current, "127.0.0.1,localhost") if item)
-    with environment(values):
-        yield
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -200,7 +188,7 @@ class Demo:
             console=self.console,
         )
         with ExitStack() as stack_of, progress:
-            stack_of.enter_context(_loopback_without_proxy())
+            stack_of.enter_context(loopback_without_proxy())
             step = progress.add_task("Local AWS from template.yaml (moto)", total=1)
             stack = stack_of.enter_context(LocalStack())
             stack_of.enter_context(environment(stack.aws_environment()))

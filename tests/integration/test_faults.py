@@ -30,7 +30,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client, spooled_keys
-from local.aws.stack import environment
+from local.environment import environment
 from tests.integration.ledger import every_scenario_closes_a_ledger
 from tests.integration.pipeline import Pipeline, gzip_line, record_data, running_pipeline, session_id
 

@@ -15,7 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.aws.stack import LocalStack, environment
+from local.aws.stack import LocalStack
+from local.environment import environment
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from local.aws.stack import free_port, load_template
+from local.aws.stack import load_template
 from local.demo.queries import QueryError, athena_tables, presets, run_queries
+from local.ports import free_port
 from voice_analytics.cli import app
 
 pytestmark = pytest.mark.integration
