@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
-import socket
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -45,12 +43,6 @@ def _quantile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _base_record(spool: Path) -> dict[str, Any]:
     """One realistic record, produced by the real agent running the example conversation."""
     from agent.exporter import DirectorySink
@@ -62,18 +54,13 @@ async def _base_record(spool: Path) -> dict[str, Any]:
 
 
 async def bench_export(records: int) -> dict[str, Any]:
-    from moto.server import ThreadedMotoServer
+    from local.aws.moto_server import start_in_thread
 
-    port = _free_port()
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     )
-    # werkzeug logs every request at INFO to stderr (hundreds of lines in make bench's output), as LocalStack notes.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server, endpoint = start_in_thread()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
         client = make_s3_client(endpoint_url=endpoint)
         client.create_bucket(Bucket="bench-analytics")
         with TemporaryDirectory() as temp:
