@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import time
 import zipfile
@@ -36,13 +35,12 @@ import boto3
 from botocore.config import Config
 
 from local.ports import free_port
-from voice_analytics import cfn
-from voice_analytics.cfn import condition_value
+from voice_analytics import template
+from voice_analytics.ops import StackView
 
 logger = logging.getLogger("local.aws.stack")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 REGION = "us-east-1"
 # moto's default account; every ARN it makes carries it.
@@ -77,55 +75,6 @@ class LocalStackError(RuntimeError):
     """The local stack could not be set up; the message says which step and why."""
 
 
-# ---------------------------------------------------------------------------------------------------- template
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    try:
-        return cfn.load_template(path)
-    except ValueError as error:
-        raise LocalStackError(str(error)) from error
-
-
-class _OfflineManagedPolicyLoader:
-    """The SAM translator may ask IAM for managed-policy ARNs by name; offline, an empty answer makes it use its
-    bundled map of AWS managed policies (samtranslator.internal.managed_policies), which is what we want."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def translate(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
-    """SAM -> CloudFormation with the SAM translator (what `sam deploy` runs), offline."""
-    from samtranslator.translator.transform import transform
-
-    # The translator reads the region from the environment for ARNs and partitions.
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    translated: dict[str, Any] = transform(
-        json.loads(json.dumps(template)),
-        dict(parameters),
-        _OfflineManagedPolicyLoader(),  # duck-typed: the translator only calls load()
-    )
-    return translated
-
-
-def package_for_local(template: Mapping[str, Any], code_uri: str) -> dict[str, Any]:
-    """What `sam package` does, for the local deployment: `CodeUri: .` (a folder) becomes an s3:// URI.
-
-    Both the SAM translator and moto want code in S3; every function gets one placeholder zip, uploaded to the
-    artifact bucket before the stack is created, because the local runner imports the real handlers instead.
-    """
-    packaged: dict[str, Any] = json.loads(json.dumps(template))
-    uri = code_uri
-    function_globals = packaged.get("Globals", {}).get("Function", {})
-    if "CodeUri" in function_globals:
-        function_globals["CodeUri"] = uri
-    for resource in packaged.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            resource.setdefault("Properties", {})["CodeUri"] = uri
-    return packaged
-
-
 def _moto_supported_types(resource_types: set[str]) -> set[str] | None:
     """The resource types moto's CloudFormation can create, after loading the backends the template needs.
 
@@ -154,7 +103,7 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
     """Rewrite the translated template for moto's CloudFormation; returns (template, skipped logical ids).
 
     - AWS::Lambda::Function Code: every function points at one placeholder zip in the artifact bucket (done on
-      the SAM side by `package_for_local`, as `sam package` would; the handlers run in-process anyway).
+      the SAM side by `template.with_code_uri`, as `sam package` would; the handlers run in-process anyway).
     - `Fn::If` is folded with the conditions evaluated for these parameters, and `AWS::NoValue` removed: moto
       puts None where AWS drops the item (an IAM role's Policies list then fails with a 500).
     - AWS::Events::Archive EventPattern: moto's CloudFormation passes the object where its API wants a JSON
@@ -163,10 +112,8 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
       point at them are replaced by a placeholder, so new resource types in the template never break the demo.
     """
     cfn = dict(json.loads(json.dumps(cfn)))
-    values = {name: str(spec.get("Default", "")) for name, spec in cfn.get("Parameters", {}).items()}
-    values.update(parameters)
-    conditions = {name: _static_condition(cfn, name, values) for name in cfn.get("Conditions", {})}
-    cfn["Resources"] = _fold_if(cfn["Resources"], conditions)
+    conditions = template.evaluate_conditions(cfn, {**_PSEUDO, **template.parameter_values(cfn, parameters)})
+    cfn["Resources"] = template.fold_conditions(cfn["Resources"], conditions)
     resources: dict[str, Any] = cfn["Resources"]
     supported = _moto_supported_types({resource["Type"] for resource in resources.values()})
     skipped = sorted(
@@ -192,31 +139,6 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
         cfn["Resources"] = _replace_refs(resources, set(skipped))
         cfn["Outputs"] = _replace_refs(cfn.get("Outputs", {}), set(skipped))
     return cfn, skipped
-
-
-_NO_VALUE = object()
-
-
-def _static_condition(cfn: Mapping[str, Any], name: str, values: Mapping[str, str]) -> bool:
-    """A template condition, evaluated from parameter values only (what CloudFormation does at deploy time)."""
-    return condition_value(cfn["Conditions"], name, {**_PSEUDO, **values})
-
-
-def _fold_if(node: Any, conditions: Mapping[str, bool]) -> Any:
-    """Replace every Fn::If by its chosen branch and drop AWS::NoValue items, as CloudFormation does."""
-    if isinstance(node, list):
-        items = [_fold_if(item, conditions) for item in node]
-        return [item for item in items if item is not _NO_VALUE]
-    if not isinstance(node, dict):
-        return node
-    if node.keys() == {"Ref"} and node["Ref"] == "AWS::NoValue":
-        return _NO_VALUE
-    if node.keys() == {"Fn::If"}:
-        name, when_true, when_false = node["Fn::If"]
-        if name in conditions:
-            return _fold_if(when_true if conditions[name] else when_false, conditions)
-    folded = {key: _fold_if(value, conditions) for key, value in node.items()}
-    return {key: value for key, value in folded.items() if value is not _NO_VALUE}
 
 
 def _replace_refs(node: Any, skipped: set[str]) -> Any:
@@ -288,7 +210,7 @@ class EventSource:
 class LocalStack:
     """moto server + the template's stack on it. Use as a context manager or `start()` / `stop()`."""
 
-    template_path: Path = TEMPLATE_PATH
+    template_path: Path = template.TEMPLATE_PATH
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
     port: int = 0
 
@@ -296,13 +218,14 @@ class LocalStack:
     sam_template: dict[str, Any] = field(default_factory=dict)
     cfn_template: dict[str, Any] = field(default_factory=dict)
     skipped_resources: list[str] = field(default_factory=list)
-    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The created stack as CloudFormation describes it (resources, outputs, parameters): the same view the
+    # operations commands read from AWS.
+    view: StackView = field(default_factory=lambda: StackView("", {}, {}, {}))
     alerts_queue_url: str = ""
     # Logical id of each email subscription read back through the outbox queue -> its address.
     email_subscriptions: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
     # "thread": moto in this process (tests hook it, start-up is quick); "processes": moto in a child process and
-    # DynamoDB in another (local/moto_process.py), for `make bench`, where this process also runs the pollers,
+    # DynamoDB in another (local/aws/moto_server.py), for `make bench`, where this process also runs the pollers,
     # writers and emulators and one GIL for all of them was the bottleneck.
     server: str = "thread"
     dynamodb_endpoint_url: str = ""
@@ -402,9 +325,9 @@ class LocalStack:
     # -- deployment ------------------------------------------------------------------------------------------
 
     def _deploy(self) -> None:
-        self.sam_template = load_template(self.template_path)
+        self.sam_template = template.load_template(self.template_path)
         code_uri = f"s3://{self.artifact_bucket}/{ARTIFACT_KEY}"
-        self.cfn_template = translate(package_for_local(self.sam_template, code_uri), self.parameters)
+        self.cfn_template = template.translate(template.with_code_uri(self.sam_template, code_uri), self.parameters)
         deployable, self.skipped_resources = prepare_for_moto(self.cfn_template, self.parameters)
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.artifact_bucket)
@@ -422,15 +345,11 @@ class LocalStack:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         self._wait_for_stack(cfn)
-        for item in cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]:
-            self.resources[item["LogicalResourceId"]] = {
-                "type": item["ResourceType"],
-                "physical_id": item.get("PhysicalResourceId", ""),
-            }
+        self.view = StackView.load(self.stack_name, cfn)
         # moto leaves PhysicalResourceId out for some types (event buses, archives): use the template's name.
-        for logical, item in self.resources.items():
-            if not item["physical_id"]:
-                item["physical_id"] = self._declared_name(logical)
+        for logical, (kind, physical) in list(self.view.resources.items()):
+            if not physical:
+                self.view.resources[logical] = (kind, self._declared_name(logical))
         self._patch_moto_gaps()
 
     def _wait_for_stack(self, cfn: Any, timeout_s: float = 60.0) -> None:
@@ -533,29 +452,21 @@ class LocalStack:
 
     def _resources_of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical, resource in self.cfn_template["Resources"].items():
-            if resource["Type"] == resource_type and logical in self.resources:
+            if resource["Type"] == resource_type and logical in self.view.resources:
                 yield logical, resource.get("Properties", {})
 
     def output(self, name: str) -> str:
         """A stack output (e.g. SessionsBucketName), as `aws cloudformation describe-stacks` shows it."""
-        if name not in self.outputs:
-            stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
-            self.outputs.update({item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])})
-        if name not in self.outputs:
-            raise LocalStackError(f"the stack has no output {name!r}")
-        return self.outputs[name]
+        return self.view.output(name)
 
     def physical_id(self, logical_id: str) -> str:
-        try:
-            return self.resources[logical_id]["physical_id"]
-        except KeyError:
-            raise LocalStackError(f"no resource {logical_id!r} in the local stack") from None
+        return self.view.physical_id(logical_id)
 
     def resource_type(self, logical_id: str) -> str:
-        return self.resources[logical_id]["type"]
+        return self.view.resource_type(logical_id)
 
     def logical_ids(self, resource_type: str) -> list[str]:
-        return [logical for logical, item in self.resources.items() if item["type"] == resource_type]
+        return list(self.view.of_type(resource_type))
 
     def parameter(self, name: str) -> str:
         if name in self.parameters:
@@ -579,7 +490,7 @@ class LocalStack:
             return self.stack_name
         if logical_id in self.cfn_template.get("Parameters", {}):
             return self.parameter(logical_id)
-        if logical_id not in self.resources:
+        if logical_id not in self.view.resources:
             raise LocalStackError(f"cannot resolve Ref {logical_id!r}: not in the stack")
         if self.resource_type(logical_id) == "AWS::SQS::Queue":
             return self.queue_url(logical_id)
@@ -626,51 +537,13 @@ class LocalStack:
 
     def resolve(self, value: Any) -> Any:
         """Evaluate Ref / GetAtt / Sub / Join / Select / If in a template value against the created stack."""
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                name, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-                return self.get_att(name, attribute)
-            if key == "Fn::Sub":
-                return self._sub(arg)
-            if key == "Fn::Join":
-                separator, items = arg
-                return separator.join(str(item) for item in self.resolve(items))
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::If":
-                condition, when_true, when_false = arg
-                return self.resolve(when_true if self._condition(condition) else when_false)
-        return {key: self.resolve(item) for key, item in value.items()}
-
-    def _sub(self, arg: Any) -> str:
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(variables[name])
-            if "." in name and name not in _PSEUDO:
-                logical, attribute = name.split(".", 1)
-                return self.get_att(logical, attribute)
-            return self.ref(name)
-
-        return re.sub(r"\$\{([^}]+)\}", replace, text)
+        return template.resolve(value, ref=self.ref, get_att=self.get_att, condition=self._condition)
 
     def _condition(self, name: str) -> bool:
         if name not in self.cfn_template.get("Conditions", {}):
             raise LocalStackError(f"no condition {name!r} in the template")
         values = {key: self.parameter(key) for key in self.cfn_template.get("Parameters", {})}
-        return _static_condition(self.cfn_template, name, values)
+        return template.condition_value(self.cfn_template["Conditions"], name, {**_PSEUDO, **values})
 
     # -- functions and event sources -------------------------------------------------------------------------
 
