@@ -23,7 +23,7 @@ from typing import Any
 from livekit.agents import ConversationItemAddedEvent, llm
 
 from agent.collector import SessionCollector, SimulatedClock
-from agent.exporter import Exporter, S3Sink, encode_record, make_s3_client
+from agent.exporter import Exporter, encode_record, make_s3_client, s3_sink_from_settings
 from agent.scripted_llm import ConversationScript
 from agent.settings import AgentSettings
 from agent.simulate import run_script
@@ -61,11 +61,11 @@ async def bench_export(records: int) -> dict[str, Any]:
     )
     server, endpoint = start_in_thread()
     try:
-        client = make_s3_client(endpoint_url=endpoint)
-        client.create_bucket(Bucket="bench-analytics")
+        settings = AgentSettings(analytics_bucket="bench-analytics", aws_endpoint_url=endpoint)
+        make_s3_client(endpoint_url=endpoint).create_bucket(Bucket=settings.analytics_bucket)
         with TemporaryDirectory() as temp:
             base = await _base_record(Path(temp))
-            exporter = Exporter(S3Sink("bench-analytics", client), spool_dir=Path(temp) / "spool")
+            exporter = Exporter(s3_sink_from_settings(settings), spool_dir=Path(temp) / "spool")
             sink = exporter.sink
             start_time = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
             total, validate_ms, gzip_ms, put_ms = [], [], [], []

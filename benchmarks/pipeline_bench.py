@@ -87,10 +87,11 @@ def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
 
 
 def _sink(stack: Any) -> Any:
-    from agent.exporter import S3Sink, make_s3_client
+    """The agent's sink, from its settings (the environment points them at the stack)."""
+    from agent.exporter import s3_sink_from_settings
+    from agent.settings import AgentSettings
 
-    bucket = stack.physical_id("SessionsBucket")
-    return S3Sink(bucket, make_s3_client(endpoint_url=stack.endpoint_url))
+    return s3_sink_from_settings(AgentSettings.from_env(), bucket=stack.physical_id("SessionsBucket"))
 
 
 def _alerts(stack: Any) -> dict[str, float]:

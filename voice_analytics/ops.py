@@ -520,11 +520,11 @@ def _configuration_checks() -> Iterator[Check]:
 
 
 def _bucket_write_check(bucket: str) -> Check:
-    from agent.exporter import S3Sink, make_s3_client
+    from agent.exporter import s3_sink_from_settings
     from agent.settings import AgentSettings
 
     settings = AgentSettings.from_env()
-    sink = S3Sink(bucket, make_s3_client(endpoint_url=settings.aws_endpoint_url))
+    sink = s3_sink_from_settings(settings, bucket=bucket)
     outcome = sink.check_write(settings.analytics_prefix)
     return Check("bucket write", "PASS" if outcome.ok else "FAIL", outcome.detail)
 

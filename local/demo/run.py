@@ -320,20 +320,14 @@ class Demo:
 
     def _replay(self, stack: LocalStack, advance: Callable[[], None]) -> tuple[list[Any], _TimedSink]:
         """Each script through the real AgentSession, exported by the real exporter to the stack's bucket."""
-        from agent.exporter import Exporter, S3Sink, make_s3_client
+        from agent.exporter import Exporter, s3_sink_from_settings
         from agent.scripted_llm import ConversationScript
         from agent.settings import AgentSettings
         from agent.simulate import run_script
 
+        # The agent's own settings; the endpoint is the stack's (aws_environment() is applied).
         settings = AgentSettings.from_env()
-        client = make_s3_client(
-            endpoint_url=stack.endpoint_url,
-            connect_timeout_s=settings.s3_connect_timeout_s,
-            read_timeout_s=settings.s3_read_timeout_s,
-            max_attempts=settings.s3_max_attempts,
-        )
-        bucket = stack.output("SessionsBucketName")
-        sink = _TimedSink(S3Sink(bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id))
+        sink = _TimedSink(s3_sink_from_settings(settings, bucket=stack.output("SessionsBucketName")))
         spool_dir = self.out_dir / "spool"
         exporter = Exporter(
             sink, spool_dir=spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
