@@ -24,6 +24,7 @@ from livekit.agents import ConversationItemAddedEvent, llm
 
 from agent.collector import SessionCollector, SimulatedClock
 from agent.exporter import Exporter, encode_record, make_s3_client, s3_sink_from_settings
+from agent.percentile import percentile
 from agent.scripted_llm import ConversationScript
 from agent.settings import AgentSettings
 from agent.simulate import run_script
@@ -36,11 +37,6 @@ UTTERANCES = [
     "Not urgent, probably next quarter. How does pricing work for a couple hundred documents?",
     "No, that's all, thanks. Bye.",
 ]
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _base_record(spool: Path) -> dict[str, Any]:
@@ -97,8 +93,8 @@ async def bench_export(records: int) -> dict[str, Any]:
                 "record_gzip_bytes": len(body),
                 "build_ms_p50": round(statistics.median(_build_times(base)), 4),
                 "validate_gzip_put_ms": {
-                    "p50": round(_quantile(total, 0.5), 3),
-                    "p99": round(_quantile(total, 0.99), 3),
+                    "p50": round(percentile(total, 0.5), 3),
+                    "p99": round(percentile(total, 0.99), 3),
                 },
                 "stage_p50_ms": {
                     "validate": round(statistics.median(validate_ms), 3),
@@ -106,8 +102,8 @@ async def bench_export(records: int) -> dict[str, Any]:
                     "put": round(statistics.median(put_ms), 3),
                 },
                 "exporter_export_ms": {
-                    "p50": round(_quantile(end_to_end, 0.5), 3),
-                    "p99": round(_quantile(end_to_end, 0.99), 3),
+                    "p50": round(percentile(end_to_end, 0.5), 3),
+                    "p99": round(percentile(end_to_end, 0.99), 3),
                 },
             }
     finally:
@@ -157,8 +153,8 @@ def bench_collection(rounds: int = 4000) -> dict[str, Any]:
     return {
         "utterances": rounds,
         "handler_us": {
-            "p50": round(_quantile(samples, 0.5), 2),
-            "p99": round(_quantile(samples, 0.99), 2),
+            "p50": round(percentile(samples, 0.5), 2),
+            "p99": round(percentile(samples, 0.99), 2),
             "max": round(max(samples), 2),
         },
     }

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.percentile import percentile
 from functions.common.settings import ScoreLeadSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,11 +100,6 @@ def _alerts(stack: Any) -> dict[str, float]:
     from local.demo.run import Demo
 
     return {email["session_id"]: email["received_at"] for email in Demo._read_emails(stack) if email["session_id"]}
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _scored_sessions(stack: Any, prefix: str) -> set[str]:
@@ -242,7 +238,7 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
         "sessions": count,
         "alerts": len(alerts),
         "end_to_end_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "end_to_end_p95_ms": round(_percentile(latencies, 0.95), 1) if latencies else None,
+        "end_to_end_p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
         "end_to_end_max_ms": round(max(latencies), 1) if latencies else None,
         "consistent": len(alerts) == count,
     }

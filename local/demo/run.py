@@ -43,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from agent.percentile import percentile
 from local.aws.stack import REPO_ROOT, LocalStack
 from local.environment import environment, loopback_without_proxy
 
@@ -106,16 +107,11 @@ class _TimedSink:
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
-    """p50 / p95 by nearest rank (no interpolation: every figure is a measured one), plus count and max."""
+    """p50 / p95 (the project's one definition, agent/percentile.py), plus count and max."""
     if not values:
         return {"p50": None, "p95": None, "max": None, "count": 0}
-    ordered = sorted(values)
-
-    def rank(fraction: float) -> float:
-        index = max(0, min(len(ordered) - 1, int(-(-fraction * len(ordered) // 1)) - 1))
-        return round(ordered[index], 1)
-
-    return {"p50": rank(0.5), "p95": rank(0.95), "max": round(ordered[-1], 1), "count": len(ordered)}
+    p50, p95 = (round(percentile(values, fraction), 1) for fraction in (0.5, 0.95))
+    return {"p50": p50, "p95": p95, "max": round(max(values), 1), "count": len(values)}
 
 
 def _salesforce_time(value: str | None) -> float | None:
