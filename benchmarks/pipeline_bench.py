@@ -97,9 +97,9 @@ def _sink(stack: Any) -> Any:
 
 def _alerts(stack: Any) -> dict[str, float]:
     """Session id -> delivery time of its alert, read (and removed) from the email outbox queue."""
-    from local.demo.run import Demo
+    from local.demo.report import read_emails
 
-    return {email["session_id"]: email["received_at"] for email in Demo._read_emails(stack) if email["session_id"]}
+    return {email["session_id"]: email["received_at"] for email in read_emails(stack) if email["session_id"]}
 
 
 def _scored_sessions(stack: Any, prefix: str) -> set[str]:
@@ -121,9 +121,9 @@ def _unscored(stack: Any, expected: list[tuple[str, str]], scored_keys: set[str]
 
 
 def _dlq_depths(stack: Any) -> dict[str, int]:
-    from local.demo.run import Demo
+    from local.demo.report import dlq_depths
 
-    return Demo._dlq_depths(stack)
+    return dlq_depths(stack)
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:

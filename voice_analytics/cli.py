@@ -163,7 +163,8 @@ def demo(
     from rich.console import Console
 
     _require_local_stack("demo")
-    from local.demo.run import Demo, DemoError, find_scripts, print_report
+    from local.demo.report import print_report
+    from local.demo.run import Demo, DemoError, find_scripts
 
     console = Console()
     log_dir = report.parent / "logs"

@@ -31,5 +31,5 @@ def test_one_sample_is_every_percentile_and_none_is_an_error() -> None:
     assert percentile([7.5], 0.95) == 7.5
     with pytest.raises(ValueError, match="no samples"):
         percentile([], 0.5)
-    with pytest.raises(ValueError, match="outside 0..1"):
+    with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         percentile([1.0], 95)
