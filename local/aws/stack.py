@@ -2,16 +2,18 @@
 
 How it comes up (`LocalStack.start()`):
 1. moto's `ThreadedMotoServer` starts on 127.0.0.1 and a free port: in this process (server="thread"), or in
-   child processes, one for DynamoDB and one for the rest (server="processes", local/moto_process.py).
+   child processes, one for DynamoDB and one for the rest (server="processes", local/aws/moto_server.py), with
+   the patches of local/aws/moto_patches.py (the ONE place for changes inside moto).
 2. `template.yaml` is read (CloudFormation's short tags become their long form) and transformed to plain
-   CloudFormation by the SAM translator, exactly as `sam deploy` would, with the local parameters below.
+   CloudFormation by the SAM translator, exactly as `sam deploy` would, with the local parameters below
+   (voice_analytics/template.py, the one template module).
 3. `prepare_for_moto()` rewrites what moto's CloudFormation cannot take. This is the ONE place for
    template-side workarounds: function code (moto wants an s3:// zip; the real handlers run in-process
    anyway) and resource types moto's CloudFormation does not implement (skipped, with a warning, and
    references to them replaced by a placeholder).
-4. `create_stack`, wait for CREATE_COMPLETE.
+4. `create_stack`, wait for CREATE_COMPLETE, read the stack back as a `StackView` (voice_analytics/ops.py).
 5. `_patch_moto_gaps()` does, with API calls, what moto's CloudFormation leaves out. This is the ONE place
-   for runtime workarounds; each step says why (see also /work/shared/LOCAL_AWS_NOTES.md, docs/local.md).
+   for those workarounds; each step says why (see also docs/local.md).
 
 Names, rules, event patterns, batch sizes and function environments all come from the stack and the
 translated template: nothing here restates them. `LocalStack.physical_id()` / `queue_url()` / `get_att()`
@@ -370,7 +372,7 @@ class LocalStack:
     def _patch_moto_gaps(self) -> None:
         """Everything moto leaves out, done with API calls. The ONE place for such patches (the fixes inside moto's
         server are local/aws/moto_patches.py, applied wherever the server runs)."""
-        # 0. Server processes: DynamoDB has a server of its own (see local/moto_process.py). The stack's tables were
+        # 0. Server processes: DynamoDB has a server of its own (see local/aws/moto_server.py). The stack's tables were
         #    created on the main server by CloudFormation; create them, from the template's properties, where the
         #    functions reach DynamoDB, and delete the main server's copies, so a client on the wrong endpoint fails
         #    loudly (ResourceNotFoundException) instead of writing to a table nothing reads.
