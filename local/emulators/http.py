@@ -133,12 +133,13 @@ class LoopbackEmulator(Generic[Fault]):
             raise RuntimeError(f"{type(self).__name__} is already running; stop() it before starting it again")
         self._stopped.clear()
         try:
+            context = self._ssl_context()
             server = _Server(("127.0.0.1", self.requested_port), _KeepAliveHandler)
-            server.set_app(self._wsgi)
-            server.ssl_context = self._ssl_context()
         except BaseException:
-            self._release()  # e.g. the requested port is taken: leave nothing behind
+            self._release()  # e.g. the requested port is taken: leave no certificate behind
             raise
+        server.set_app(self._wsgi)
+        server.ssl_context = context
         self._server = server
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True

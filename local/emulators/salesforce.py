@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import hmac
 import itertools
@@ -80,9 +81,13 @@ class SObject:
     key_prefix: str
     fields: tuple[Field, ...]
 
+    @functools.cached_property
+    def _by_lower_name(self) -> dict[str, Field]:
+        return {field.name.lower(): field for field in self.fields}
+
     def field(self, name: str) -> Field | None:
         """Field names resolve case-insensitively, as in the API."""
-        return next((field for field in self.fields if field.name.lower() == name.lower()), None)
+        return self._by_lower_name.get(name.lower())
 
 
 def _read_only(name: str, type_: str, length: int = 0, reference_to: str = "") -> Field:
