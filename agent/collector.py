@@ -41,6 +41,7 @@ from livekit.agents import (
 )
 from livekit.agents.voice import AgentSession
 
+from agent.percentile import percentile
 from agent.signals import SignalTracker
 from functions.common.record import SCHEMA_VERSION, SESSION_ID_PATTERN, EndReason, TranscriptMode, hash_caller
 from functions.common.redaction import redact_transcript
@@ -108,18 +109,14 @@ def call_ids(room_name: str, call_id: str, salt: str = "") -> CallIds:
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float | int] | None:
-    """p50/p95 with linear interpolation; None without samples (the record then carries no figure)."""
+    """p50/p95 (agent/percentile.py); None without samples (the record then carries no figure)."""
     if not samples_ms:
         return None
-    ordered = sorted(samples_ms)
-
-    def at(quantile: float) -> float:
-        position = (len(ordered) - 1) * quantile
-        low = int(position)
-        high = min(low + 1, len(ordered) - 1)
-        return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 3)
-
-    return {"count": len(ordered), "p50": at(0.5), "p95": at(0.95)}
+    return {
+        "count": len(samples_ms),
+        "p50": round(percentile(samples_ms, 0.5), 3),
+        "p95": round(percentile(samples_ms, 0.95), 3),
+    }
 
 
 class Clock(Protocol):

@@ -41,6 +41,8 @@ from functions.common.record import SCHEMA_VERSION, RecordInvalidError, SessionR
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from agent.settings import AgentSettings
+
 logger = logging.getLogger("agent.exporter")
 
 CONTENT_TYPE = "application/x-ndjson"
@@ -88,6 +90,25 @@ def make_s3_client(
         retries={"max_attempts": max_attempts, "mode": "standard"},
     )
     return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+def s3_sink_from_settings(settings: AgentSettings, *, bucket: str | None = None, read_existing: bool = False) -> S3Sink:
+    """The bucket as the settings describe it: ANALYTICS_BUCKET (or `bucket`), the endpoint, timeouts, retries and
+    encryption. The one place a sink is made from settings (the agent, `simulate`, `spool flush`, `doctor`, the
+    demo). The agent only writes; an operator's command may read (`read_existing`) to recognise a repeat."""
+    client = make_s3_client(
+        endpoint_url=settings.aws_endpoint_url,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
+        max_attempts=settings.s3_max_attempts,
+    )
+    return S3Sink(
+        settings.analytics_bucket if bucket is None else bucket,
+        client,
+        sse=settings.s3_sse,
+        kms_key_id=settings.s3_kms_key_id,
+        read_existing=read_existing,
+    )
 
 
 def _error_code(error: ClientError) -> str:

@@ -45,7 +45,7 @@ from agent.clients import (
 )
 from agent.collector import call_ids
 from agent.endings import install_call_timeouts
-from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client
+from agent.exporter import Exporter, S3Sink, flush_spool, s3_sink_from_settings
 from agent.settings import DEV_CALLER_SALT, AgentSettings
 from functions.common.record import EndReason
 from functions.common.redaction import install_log_masking
@@ -60,13 +60,7 @@ SETTINGS = AgentSettings.from_env()
 
 
 def build_exporter(settings: AgentSettings) -> Exporter:
-    client = make_s3_client(
-        endpoint_url=settings.aws_endpoint_url,
-        connect_timeout_s=settings.s3_connect_timeout_s,
-        read_timeout_s=settings.s3_read_timeout_s,
-        max_attempts=settings.s3_max_attempts,
-    )
-    sink = S3Sink(settings.analytics_bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+    sink = s3_sink_from_settings(settings)
     return Exporter(
         sink, spool_dir=settings.spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from livekit.agents import ConversationItemAddedEvent, llm
 
+from agent.percentile import percentile
 from benchmarks.export_bench import UTTERANCES, _collector
 
 EXCHANGES_PER_HOUR = 360
@@ -62,7 +63,7 @@ def one_hour_call(rounds: int = 5) -> dict[str, Any]:
         "transcript_turns": len(record["transcript"]),
         "event_loop_us_per_utterance": {
             "p50": round(statistics.median(ordered), 1),
-            "p99": round(ordered[int(len(ordered) * 0.99)], 1),
+            "p99": round(percentile(ordered, 0.99), 1),
         },
     }
 

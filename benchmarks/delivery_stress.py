@@ -24,10 +24,10 @@ QUIET_SECONDS = 5.0  # the drain ends when nothing new was received for this lon
 
 
 def run(puts: int, writers: int, consumers: int) -> dict[str, Any]:
-    from local.demo import _loopback_without_proxy
-    from local.stack import LocalStack, environment
+    from local.aws.stack import LocalStack
+    from local.environment import environment, loopback_without_proxy
 
-    with _loopback_without_proxy(), LocalStack(server="processes") as stack, environment(stack.aws_environment()):
+    with loopback_without_proxy(), LocalStack(server="processes") as stack, environment(stack.aws_environment()):
         bucket = stack.physical_id("SessionsBucket")
         queue_url = next(s.queue_url for s in stack.event_sources() if ".score_lead." in s.function.handler)
         seen: dict[str, int] = {}

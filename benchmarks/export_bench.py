@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
-import socket
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,8 @@ from typing import Any
 from livekit.agents import ConversationItemAddedEvent, llm
 
 from agent.collector import SessionCollector, SimulatedClock
-from agent.exporter import Exporter, S3Sink, encode_record, make_s3_client
+from agent.exporter import Exporter, encode_record, make_s3_client, s3_sink_from_settings
+from agent.percentile import percentile
 from agent.scripted_llm import ConversationScript
 from agent.settings import AgentSettings
 from agent.simulate import run_script
@@ -40,17 +39,6 @@ UTTERANCES = [
 ]
 
 
-def _quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _base_record(spool: Path) -> dict[str, Any]:
     """One realistic record, produced by the real agent running the example conversation."""
     from agent.exporter import DirectorySink
@@ -62,23 +50,18 @@ async def _base_record(spool: Path) -> dict[str, Any]:
 
 
 async def bench_export(records: int) -> dict[str, Any]:
-    from moto.server import ThreadedMotoServer
+    from local.aws.moto_server import start_in_thread
 
-    port = _free_port()
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     )
-    # werkzeug logs every request at INFO to stderr (hundreds of lines in make bench's output), as LocalStack notes.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server, endpoint = start_in_thread()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        client = make_s3_client(endpoint_url=endpoint)
-        client.create_bucket(Bucket="bench-analytics")
+        settings = AgentSettings(analytics_bucket="bench-analytics", aws_endpoint_url=endpoint)
+        make_s3_client(endpoint_url=endpoint).create_bucket(Bucket=settings.analytics_bucket)
         with TemporaryDirectory() as temp:
             base = await _base_record(Path(temp))
-            exporter = Exporter(S3Sink("bench-analytics", client), spool_dir=Path(temp) / "spool")
+            exporter = Exporter(s3_sink_from_settings(settings), spool_dir=Path(temp) / "spool")
             sink = exporter.sink
             start_time = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
             total, validate_ms, gzip_ms, put_ms = [], [], [], []
@@ -110,8 +93,8 @@ async def bench_export(records: int) -> dict[str, Any]:
                 "record_gzip_bytes": len(body),
                 "build_ms_p50": round(statistics.median(_build_times(base)), 4),
                 "validate_gzip_put_ms": {
-                    "p50": round(_quantile(total, 0.5), 3),
-                    "p99": round(_quantile(total, 0.99), 3),
+                    "p50": round(percentile(total, 0.5), 3),
+                    "p99": round(percentile(total, 0.99), 3),
                 },
                 "stage_p50_ms": {
                     "validate": round(statistics.median(validate_ms), 3),
@@ -119,8 +102,8 @@ async def bench_export(records: int) -> dict[str, Any]:
                     "put": round(statistics.median(put_ms), 3),
                 },
                 "exporter_export_ms": {
-                    "p50": round(_quantile(end_to_end, 0.5), 3),
-                    "p99": round(_quantile(end_to_end, 0.99), 3),
+                    "p50": round(percentile(end_to_end, 0.5), 3),
+                    "p99": round(percentile(end_to_end, 0.99), 3),
                 },
             }
     finally:
@@ -170,8 +153,8 @@ def bench_collection(rounds: int = 4000) -> dict[str, Any]:
     return {
         "utterances": rounds,
         "handler_us": {
-            "p50": round(_quantile(samples, 0.5), 2),
-            "p99": round(_quantile(samples, 0.99), 2),
+            "p50": round(percentile(samples, 0.5), 2),
+            "p99": round(percentile(samples, 0.99), 2),
             "max": round(max(samples), 2),
         },
     }

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.percentile import percentile
 from functions.common.settings import ScoreLeadSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,14 +61,15 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str
 
 @contextmanager
 def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
-    from local.amplitude_emulator import AmplitudeEmulator
-    from local.demo import Demo, _loopback_without_proxy
-    from local.runner import LambdaRunner
-    from local.salesforce_emulator import SalesforceEmulator
-    from local.stack import LocalStack, environment
+    from local.aws.runner import LambdaRunner
+    from local.aws.stack import LocalStack
+    from local.demo.run import Demo
+    from local.emulators.amplitude import AmplitudeEmulator
+    from local.emulators.salesforce import SalesforceEmulator
+    from local.environment import environment, loopback_without_proxy
 
     with ExitStack() as stack_of:
-        stack_of.enter_context(_loopback_without_proxy())
+        stack_of.enter_context(loopback_without_proxy())
         stack = stack_of.enter_context(LocalStack(server="processes"))
         stack_of.enter_context(environment(stack.aws_environment()))
         salesforce = stack_of.enter_context(SalesforceEmulator())
@@ -86,22 +88,18 @@ def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
 
 
 def _sink(stack: Any) -> Any:
-    from agent.exporter import S3Sink, make_s3_client
+    """The agent's sink, from its settings (the environment points them at the stack)."""
+    from agent.exporter import s3_sink_from_settings
+    from agent.settings import AgentSettings
 
-    bucket = stack.physical_id("SessionsBucket")
-    return S3Sink(bucket, make_s3_client(endpoint_url=stack.endpoint_url))
+    return s3_sink_from_settings(AgentSettings.from_env(), bucket=stack.physical_id("SessionsBucket"))
 
 
 def _alerts(stack: Any) -> dict[str, float]:
     """Session id -> delivery time of its alert, read (and removed) from the email outbox queue."""
-    from local.demo import Demo
+    from local.demo.report import read_emails
 
-    return {email["session_id"]: email["received_at"] for email in Demo._read_emails(stack) if email["session_id"]}
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+    return {email["session_id"]: email["received_at"] for email in read_emails(stack) if email["session_id"]}
 
 
 def _scored_sessions(stack: Any, prefix: str) -> set[str]:
@@ -123,9 +121,9 @@ def _unscored(stack: Any, expected: list[tuple[str, str]], scored_keys: set[str]
 
 
 def _dlq_depths(stack: Any) -> dict[str, int]:
-    from local.demo import Demo
+    from local.demo.report import dlq_depths
 
-    return Demo._dlq_depths(stack)
+    return dlq_depths(stack)
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:
@@ -240,7 +238,7 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
         "sessions": count,
         "alerts": len(alerts),
         "end_to_end_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "end_to_end_p95_ms": round(_percentile(latencies, 0.95), 1) if latencies else None,
+        "end_to_end_p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
         "end_to_end_max_ms": round(max(latencies), 1) if latencies else None,
         "consistent": len(alerts) == count,
     }

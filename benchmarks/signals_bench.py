@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.percentile import percentile
 from agent.signals import detect
 from tests.evals.run_eval import load_set
 
@@ -65,11 +66,6 @@ def _per_call_us(function: Callable[[str], object], utterances: list[str], round
             function(text)
             samples.append((clock() - started) / 1000)
     return samples
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def _worst_ms(function: Callable[[str], object]) -> tuple[float, dict[str, float]]:
@@ -129,12 +125,12 @@ def run(rounds: int = 40) -> dict[str, Any]:
         "utterances": len(utterances),
         "calls": len(ours),
         "median_us": round(median_us, 2),
-        "p99_us": round(_percentile(ours, 0.99), 2),
+        "p99_us": round(percentile(ours, 0.99), 2),
         "adversarial_100k_ms": worst,
         "adversarial_100k_ms_by_input": per_input,
         "reference": {
             "median_us": round(reference_median_us, 2),
-            "p99_us": round(_percentile(reference, 0.99), 2),
+            "p99_us": round(percentile(reference, 0.99), 2),
             "adversarial_100k_ms": reference_worst,
             "adversarial_100k_ms_by_input": reference_by_input,
         },

@@ -73,7 +73,7 @@ def simulate(
     """Run conversation scripts through the real agent in text mode and export one session record each."""
     import json
 
-    from agent.exporter import DirectorySink, Exporter, RecordSink, S3Sink, make_s3_client
+    from agent.exporter import DirectorySink, Exporter, RecordSink, s3_sink_from_settings
     from agent.settings import AgentSettings
     from agent.simulate import run
     from functions.common.record import RecordInvalidError
@@ -82,18 +82,10 @@ def simulate(
     if (out is None) == (bucket is None):
         raise typer.BadParameter("give exactly one of --out DIR or --bucket NAME")
     settings = AgentSettings.from_env()
-    sink: RecordSink
-    if out is not None:
-        sink = DirectorySink(out)
-    else:
-        client = make_s3_client(
-            endpoint_url=settings.aws_endpoint_url,
-            connect_timeout_s=settings.s3_connect_timeout_s,
-            read_timeout_s=settings.s3_read_timeout_s,
-            max_attempts=settings.s3_max_attempts,
-        )
-        # Your credentials, not the agent's: reading lets a repeated run recognise its own record.
-        sink = S3Sink(bucket or "", client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id, read_existing=True)
+    # With --bucket: your credentials, not the agent's; reading lets a repeated run recognise its own record.
+    sink: RecordSink = (
+        DirectorySink(out) if out is not None else s3_sink_from_settings(settings, bucket=bucket, read_existing=True)
+    )
     exporter = Exporter(
         sink, spool_dir=settings.spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
     )
@@ -171,7 +163,8 @@ def demo(
     from rich.console import Console
 
     _require_local_stack("demo")
-    from local.demo import Demo, DemoError, find_scripts, print_report
+    from local.demo.report import print_report
+    from local.demo.run import Demo, DemoError, find_scripts
 
     console = Console()
     log_dir = report.parent / "logs"
@@ -233,7 +226,7 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """DuckDB over the session records, as the Athena tables `sessions` and `scored` (columns from template.yaml)."""
-    from local.queries import QueryError, run_query_command
+    from local.demo.queries import QueryError, run_query_command
 
     try:
         code = run_query_command(
@@ -273,26 +266,14 @@ def spool_flush(
     import json
     import logging
 
-    from agent.exporter import S3Sink, flush_spool, make_s3_client
+    from agent.exporter import flush_spool, s3_sink_from_settings
     from agent.settings import AgentSettings
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = AgentSettings.from_env()
-    client = make_s3_client(
-        endpoint_url=settings.aws_endpoint_url,
-        connect_timeout_s=settings.s3_connect_timeout_s,
-        read_timeout_s=settings.s3_read_timeout_s,
-        max_attempts=settings.s3_max_attempts,
-    )
     # The operator's credentials can read records (the agent's cannot): a spooled record already in the bucket is
     # then recognised by its bytes instead of being stored again as a collision copy.
-    sink = S3Sink(
-        bucket or settings.analytics_bucket,
-        client,
-        sse=settings.s3_sse,
-        kms_key_id=settings.s3_kms_key_id,
-        read_existing=True,
-    )
+    sink = s3_sink_from_settings(settings, bucket=bucket or settings.analytics_bucket, read_existing=True)
     report = flush_spool(sink, spool_dir or settings.spool_dir)
     sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     if report.failed:

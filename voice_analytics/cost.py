@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from voice_analytics.cfn import condition_value, load_template
+from voice_analytics.template import deployed_resources, load_template
 
 DAYS_PER_MONTH = 30.4
 HOURS_PER_MONTH = DAYS_PER_MONTH * 24
@@ -142,35 +142,6 @@ def load_prices() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- template
 
 
-def _at_parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
-    """The template's resources as CloudFormation deploys them with every parameter at its default: `Fn::If`
-    folded, `AWS::NoValue` dropped, resources whose condition is false removed."""
-    defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    no_value = object()
-
-    def condition(name: str) -> bool:
-        return condition_value(template["Conditions"], name, defaults)
-
-    def fold(node: Any) -> Any:
-        if isinstance(node, list):
-            return [item for item in (fold(item) for item in node) if item is not no_value]
-        if not isinstance(node, dict):
-            return node
-        if list(node) == ["Ref"] and node["Ref"] == "AWS::NoValue":
-            return no_value
-        if list(node) == ["Fn::If"]:
-            name, when_true, when_false = node["Fn::If"]
-            return fold(when_true if condition(name) else when_false)
-        folded = {key: fold(value) for key, value in node.items()}
-        return {key: value for key, value in folded.items() if value is not no_value}
-
-    return {
-        name: fold(body)
-        for name, body in template.get("Resources", {}).items()
-        if "Condition" not in body or condition(body["Condition"])
-    }
-
-
 def _alarm_metrics(properties: dict[str, Any]) -> int:
     """CloudWatch bills an alarm per metric it watches: 1, or each MetricStat of a metric-math alarm."""
     if "MetricName" in properties:
@@ -182,7 +153,7 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
     """Alarms, dashboards, keys, secrets, event sources, batching windows and memory from the template as deployed
     with its default parameters; compute times from `make bench`."""
     template = load_template(template_path)
-    deployed = _at_parameter_defaults(template)
+    deployed = deployed_resources(template)  # every parameter at its default
     by_type: dict[str, list[dict[str, Any]]] = {}
     for name, body in deployed.items():
         by_type.setdefault(body["Type"], []).append({"name": name, **body.get("Properties", {})})

@@ -64,7 +64,8 @@ def default_stack_name() -> str:
 
 @dataclass
 class StackView:
-    """What the operations need from a deployed stack: resources by logical id, outputs and parameters."""
+    """A deployed stack as CloudFormation describes it: resources by logical id, outputs and parameters. The one
+    view of a stack: the operations read AWS's, the local stack (local/aws/stack.py) reads moto's."""
 
     name: str
     resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
@@ -72,8 +73,8 @@ class StackView:
     parameters: dict[str, str]
 
     @classmethod
-    def load(cls, name: str) -> StackView:
-        cfn = client("cloudformation")
+    def load(cls, name: str, cloudformation: Any = None) -> StackView:
+        cfn = cloudformation or client("cloudformation")
         try:
             stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
             items = cfn.describe_stack_resources(StackName=name)["StackResources"]
@@ -90,6 +91,22 @@ class StackView:
 
     def of_type(self, resource_type: str) -> dict[str, str]:
         return {logical: physical for logical, (kind, physical) in self.resources.items() if kind == resource_type}
+
+    def physical_id(self, logical_id: str) -> str:
+        return self._resource(logical_id)[1]
+
+    def resource_type(self, logical_id: str) -> str:
+        return self._resource(logical_id)[0]
+
+    def output(self, name: str) -> str:
+        if name not in self.outputs:
+            raise OpsError(f"stack {self.name} has no output {name!r} (it has: {', '.join(sorted(self.outputs))})")
+        return self.outputs[name]
+
+    def _resource(self, logical_id: str) -> tuple[str, str]:
+        if logical_id not in self.resources:
+            raise OpsError(f"stack {self.name} has no resource {logical_id!r}")
+        return self.resources[logical_id]
 
 
 # ---------------------------------------------------------------------------------------------------- queues
@@ -503,11 +520,11 @@ def _configuration_checks() -> Iterator[Check]:
 
 
 def _bucket_write_check(bucket: str) -> Check:
-    from agent.exporter import S3Sink, make_s3_client
+    from agent.exporter import s3_sink_from_settings
     from agent.settings import AgentSettings
 
     settings = AgentSettings.from_env()
-    sink = S3Sink(bucket, make_s3_client(endpoint_url=settings.aws_endpoint_url))
+    sink = s3_sink_from_settings(settings, bucket=bucket)
     outcome = sink.check_write(settings.analytics_prefix)
     return Check("bucket write", "PASS" if outcome.ok else "FAIL", outcome.detail)
 

@@ -1,8 +1,9 @@
 """template.yaml: the properties the design depends on, asserted on the template and on its SAM translation.
 
 The linters run in `make template-check` (cfn-lint; `sam validate --lint` and checkov from the tools/
-environment), not here: these tests parse the template with the SAM translator's own YAML loader (short tags
-become their long form) and take about a second.
+environment), not here: these tests read the template with voice_analytics/template.py (short tags become their long
+form; the local stack, the cost model and the query views read it the same way), translate it with the SAM
+translator as `sam deploy` would, and take about a second.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
-from samtranslator.yaml_helper import yaml_parse
 
 from functions.common import settings as settings_module
 from functions.common.scoring import HotThresholds
+from voice_analytics.template import fold_conditions, load_template, translate, with_code_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -58,38 +59,15 @@ KEY_PARAMETERS = {
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    parsed = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
-    assert isinstance(parsed, dict)
-    return json.loads(json.dumps(parsed))  # plain dicts and lists
-
-
-class _AnyManagedPolicy(dict[str, str]):
-    """The SAM translator's managed-policy map, without calling IAM: any name maps to its AWS ARN."""
-
-    def __missing__(self, name: str) -> str:
-        return f"arn:aws:iam::aws:policy/{name}"
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-
-class _ManagedPolicyLoader:
-    def load(self) -> dict[str, str]:
-        return _AnyManagedPolicy()
+    return load_template(TEMPLATE)
 
 
 @pytest.fixture(scope="module")
 def translated(template: dict[str, Any]) -> dict[str, Any]:
     """The template as plain CloudFormation, translated by the SAM translator as `sam deploy` would."""
-    from samtranslator.translator.transform import transform
-
-    packaged = json.loads(json.dumps(template))
-    for body in packaged["Resources"].values():
-        if body["Type"] == "AWS::Serverless::Function":
-            body["Properties"]["CodeUri"] = "s3://artifacts/function.zip"  # what `sam package` puts there
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        return dict(transform(packaged, {}, _ManagedPolicyLoader()))  # type: ignore[arg-type]
+        return translate(with_code_uri(template, "s3://artifacts/function.zip"), {})
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -433,19 +411,6 @@ def _resource_name(value: Any) -> str:
     raise AssertionError(f"unexpected Resource form: {value}")
 
 
-def _fold_conditions(node: Any, conditions: dict[str, bool]) -> Any:
-    """Fn::If resolved for the given condition values, AWS::NoValue items dropped (as CloudFormation does)."""
-    if isinstance(node, list):
-        folded = [_fold_conditions(item, conditions) for item in node]
-        return [item for item in folded if item != NO_VALUE]
-    if isinstance(node, dict):
-        if list(node) == ["Fn::If"]:
-            name, when_true, when_false = node["Fn::If"]
-            return _fold_conditions(when_true if conditions[name] else when_false, conditions)
-        return {key: _fold_conditions(value, conditions) for key, value in node.items()}
-    return node
-
-
 def function_role(template: dict[str, Any], function: str) -> tuple[str, dict[str, Any]]:
     reference = functions(template)[function]["Properties"]["Role"]
     assert reference == {"Fn::GetAtt": [logical_id(reference), "Arn"]}, function
@@ -460,7 +425,7 @@ def role_grants(
 ) -> set[Grant]:
     """Every grant of a role's inline policies for these condition values (no other policy is attached to it)."""
     conditions = {"LlmScoring": llm_scoring, "HasHotLeadTopicKey": hot_lead_topic_key}
-    properties = _fold_conditions(template["Resources"][role_name]["Properties"], conditions)
+    properties = fold_conditions(template["Resources"][role_name]["Properties"], conditions)
     documents = [policy["PolicyDocument"] for policy in properties["Policies"]]
     grants: set[Grant] = set()
     for document in documents:

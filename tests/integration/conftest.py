@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.salesforce_emulator import SalesforceEmulator
+from local.aws.moto_server import start_in_thread
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 
 REGION = "us-east-1"
@@ -34,13 +33,6 @@ DLQ = "voice-analytics-dlq-local"
 SALESFORCE_SECRET = "voice-analytics/local/salesforce"
 AMPLITUDE_SECRET = "voice-analytics/local/amplitude"
 LEAD_SCORED_PATTERN = {"source": ["voice-analytics.scoring"], "detail-type": ["Lead Scored"]}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -100,14 +92,12 @@ class Handlers:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
-    server.start()
-    host, port = server.get_host_and_port()
+    server, endpoint = start_in_thread()
     with SalesforceEmulator() as salesforce, AmplitudeEmulator() as amplitude, pytest.MonkeyPatch.context() as env:
         for name in ("AWS_PROFILE", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
             env.delenv(name, raising=False)
         env.setenv("NO_PROXY", "127.0.0.1,localhost")
-        env.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        env.setenv("AWS_ENDPOINT_URL", endpoint)
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
         env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         env.setenv("AWS_SESSION_TOKEN", "testing")

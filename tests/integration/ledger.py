@@ -61,8 +61,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from functions.common.settings import SalesforceSyncSettings
-from local.amplitude_emulator import AmplitudeEmulator
-from local.salesforce_emulator import SalesforceEmulator
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 
 CONSUMERS = ("salesforce_sync", "amplitude_events", "hot_lead_alert")
 FUNCTIONS = ("score_lead", *CONSUMERS)

@@ -25,10 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.runner import LambdaRunner
-from local.salesforce_emulator import SalesforceEmulator
-from local.stack import LocalStack, environment
+from local.aws.runner import LambdaRunner
+from local.aws.stack import LocalStack
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
+from local.environment import environment, loopback_without_proxy
 from tests.integration.ledger import AlertOutbox, FarEnds, Ledger
 from tests.samples import example_record_data
 
@@ -242,7 +243,7 @@ def running_pipeline(stage: str, log_dir: Path) -> Iterator[Pipeline]:
         "AmplitudeSecretName": f"voice-analytics/{stage}/amplitude",
     }
     with ExitStack() as scope:
-        scope.enter_context(environment({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}))
+        scope.enter_context(loopback_without_proxy())
         stack = scope.enter_context(LocalStack(parameters=parameters))
         scope.enter_context(environment(stack.aws_environment()))
         salesforce = scope.enter_context(SalesforceEmulator())

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from local.amplitude_emulator import AmplitudeEmulator
-from local.demo import Demo
-from local.queries import presets
-from local.salesforce_emulator import SalesforceEmulator
+from local.demo.queries import presets
+from local.demo.run import Demo
+from local.emulators.amplitude import AmplitudeEmulator
+from local.emulators.salesforce import SalesforceEmulator
 
 pytestmark = pytest.mark.integration
 

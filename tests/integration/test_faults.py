@@ -30,7 +30,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from agent.exporter import Exporter, S3Sink, flush_spool, make_s3_client, spooled_keys
-from local.stack import environment
+from local.environment import environment
+from local.ports import free_port
 from tests.integration.ledger import every_scenario_closes_a_ledger
 from tests.integration.pipeline import Pipeline, gzip_line, record_data, running_pipeline, session_id
 
@@ -143,13 +144,6 @@ def silent_port() -> Iterator[int]:
         server.close()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # nothing listens here any more: connections are refused
-
-
 # --------------------------------------------------------------------------------------------- S3 during export
 
 
@@ -170,7 +164,7 @@ def test_s3_unreachable_during_export_spools_and_the_flush_stores_exactly_one_ob
 ) -> None:
     ledger = pipeline.ledger()
     sid = session_id("spool")
-    result = export_through(f"http://127.0.0.1:{closed_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
+    result = export_through(f"http://127.0.0.1:{free_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
 
     assert result.status == "spooled"
     assert spooled_keys(tmp_path) == [result.key]
@@ -217,7 +211,7 @@ def test_spooled_record_uploaded_meanwhile_by_a_retry_is_flushed_as_already_pres
 ) -> None:
     ledger = pipeline.ledger()
     sid = session_id("race")
-    result = export_through(f"http://127.0.0.1:{closed_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
+    result = export_through(f"http://127.0.0.1:{free_port()}", pipeline.bucket, tmp_path, record_data(sid), 2.0)
     retried = export_through(pipeline.stack.endpoint_url, pipeline.bucket, tmp_path / "other", record_data(sid), 5.0)
 
     report = flush_to(pipeline, tmp_path)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from local.runner import LambdaRunner
-from local.stack import LocalStack
+from local.aws.runner import LambdaRunner
+from local.aws.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -225,7 +225,7 @@ def test_process_isolation_runs_each_function_in_its_own_process_with_its_own_en
 def test_process_isolation_stops_an_invocation_past_its_timeout_and_cold_starts_the_next(
     stack: LocalStack, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from local import runner as runner_module
+    from local.aws import runner as runner_module
 
     monkeypatch.setattr(runner_module._FunctionProcess, "GRACE_S", 0.5)
     runner = _process_runner(stack, tmp_path, timeout_s=1)

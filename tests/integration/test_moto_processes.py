@@ -1,5 +1,5 @@
 """`LocalStack(server="processes")`: moto in child processes, DynamoDB on a server of its own (what `make bench`
-runs), and the fixes applied inside moto's server (`patch_moto_internals`) taking effect there."""
+runs), and the fixes applied inside moto's server (`local.aws.moto_patches.apply_all`) taking effect there."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import LocalStack, environment
+from local.aws.stack import LocalStack
+from local.environment import environment
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def test_dynamodb_is_served_apart_and_reached_through_the_per_service_endpoint(s
 
 def test_the_server_process_applies_the_moto_fixes(stack: LocalStack) -> None:
     """An S3 object reaches the score queue through EventBridge with the "account" field moto's own delivery
-    template lacks (added by patch_moto_internals in the child), as AWS sends it and Powertools requires."""
+    template lacks (added by moto_patches.apply_all in the child), as AWS sends it and Powertools requires."""
     s3, sqs = stack.client("s3"), stack.client("sqs")
     key = f"sessions/year=2026/month=11/day=25/{uuid.uuid4().hex}.json.gz"
     s3.put_object(Bucket=stack.output("SessionsBucketName"), Key=key, Body=b"x")

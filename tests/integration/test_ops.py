@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from local.stack import environment
+from local.environment import environment
 from tests.integration.ledger import every_scenario_closes_a_ledger
 from tests.integration.pipeline import Pipeline, running_pipeline, session_id
 from voice_analytics.cli import app

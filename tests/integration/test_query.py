@@ -19,9 +19,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from local.queries import QueryError, athena_tables, presets, run_queries
-from local.stack import free_port, load_template
+from local.demo.queries import QueryError, athena_tables, presets, run_queries
+from local.ports import free_port
 from voice_analytics.cli import app
+from voice_analytics.template import load_template
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from functions.common.failures import PermanentFailure, RetryableFailure
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
 from functions.common.settings import SalesforceSyncSettings
 from functions.salesforce_sync.logic import SyncOutcome, sync_session
-from local.salesforce_emulator import SalesforceEmulator
+from local.emulators.salesforce import SalesforceEmulator
 from tests.unit.details import detail_for
 
 pytestmark = pytest.mark.integration
@@ -122,3 +122,25 @@ def test_a_rejected_session_is_a_permanent_failure_naming_the_session(
         "failed with HTTP 400: FIELD_CUSTOM_VALIDATION_EXCEPTION: Company: not allowed"
     )
     assert [task for task in salesforce.records("Task") if task["Voice_Session_Id__c"] == "sync-400"] == []
+
+
+def test_an_api_version_that_answers_updates_with_204_still_reports_the_lead_id(salesforce: SalesforceEmulator) -> None:
+    # Before API 46.0 an upsert that updates answers 204 without a body: the gateway reads the id back by the key.
+    gateway = SalesforceGateway(
+        lambda: SalesforceCredentials.model_validate(salesforce.secret()),
+        api_version="45.0",
+        timeout_seconds=5,
+        ca_bundle=salesforce.ca_bundle,
+    )
+    first = sync_session(detail("sync-old-api-1", "old-api@example.com"), gateway, SETTINGS)
+    before = len(salesforce.request_log)
+
+    second = sync_session(detail("sync-old-api-2", "old-api@example.com"), gateway, SETTINGS)
+
+    assert (first.lead_created, second.lead_created, second.lead_id) == (True, False, first.lead_id)
+    lead_url = f"/services/data/v45.0/sobjects/Lead/Voice_Lead_Key__c/{detail('x', 'old-api@example.com').lead_key}"
+    assert data_calls(salesforce, before) == [
+        ("PATCH", lead_url, 204),
+        ("GET", lead_url, 200),
+        ("PATCH", "/services/data/v45.0/sobjects/Task/Voice_Session_Id__c/sync-old-api-2", 201),
+    ]

@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from agent.exporter import Exporter, S3Sink, make_s3_client, spooled_keys
 from agent.scripted_llm import ConversationScript
 from agent.simulate import run_script
 from functions.common.record import RecordInvalidError, TranscriptMode
+from local.ports import free_port
 from tests.agent_fixtures import folder_exporter, make_settings, stored_objects
 from tests.log_format import EverythingFormatter
 
@@ -55,10 +55,7 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 
 def closed_port_endpoint() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there: connections are refused
 
 
 def script_with_personal_data() -> ConversationScript:

@@ -30,9 +30,11 @@ from agent.exporter import (
     SinkError,
     encode_record,
     flush_spool,
+    s3_sink_from_settings,
     spool,
     spooled_keys,
 )
+from agent.settings import AgentSettings
 from functions.common.record import RecordInvalidError, parse_record
 from tests.samples import example_record_data
 
@@ -90,6 +92,27 @@ def test_a_kms_put_names_its_key_only_when_one_is_given(s3: Any) -> None:
 
     assert s3.head_object(Bucket=BUCKET, Key=KEY)["SSEKMSKeyId"].endswith(key_id)
     assert s3.head_object(Bucket=BUCKET, Key=f"{KEY}.2")["ServerSideEncryption"] == "aws:kms"
+
+
+def test_the_sink_made_from_settings_has_their_bucket_timeouts_retries_and_encryption(s3: Any) -> None:
+    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    settings = AgentSettings(
+        analytics_bucket=BUCKET,
+        s3_sse="aws:kms",
+        s3_kms_key_id=key_id,
+        s3_connect_timeout_s=7,
+        s3_read_timeout_s=9,
+        s3_max_attempts=5,
+    )
+
+    sink = s3_sink_from_settings(settings)
+    sink.put(KEY, b"from settings", schema_version="1")
+
+    assert s3.head_object(Bucket=BUCKET, Key=KEY)["SSEKMSKeyId"].endswith(key_id)
+    config = sink._client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (7, 9)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 6}  # botocore's count of max_attempts=5
+    assert s3_sink_from_settings(settings, bucket="other").bucket == "other"
 
 
 def test_a_412_under_another_error_code_also_means_the_object_is_there() -> None:

@@ -1,4 +1,5 @@
-"""local.queries: Glue types as DuckDB types, the one Athena -> DuckDB translation, presets read from the template."""
+"""local.demo.queries: Glue types as DuckDB types, the one Athena -> DuckDB translation, presets read from the
+template."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from local.queries import (
+from local.demo.queries import (
     QueryError,
     athena_tables,
     athena_to_duckdb,

@@ -1,4 +1,4 @@
-"""`local.report_html.render_report_html`: a self-contained page, escaped data, one SVG per chart, empty states."""
+"""`local.demo.report_html.render_report_html`: a self-contained page, escaped data, one SVG per chart, empty states."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from local.report_html import (
+from local.demo.report_html import (
     consistency_problems,
     funnel,
     render_report_html,
@@ -263,9 +263,9 @@ def test_charts_are_matplotlib_svg_inlined_cleanly_and_reproducibly() -> None:
 def test_matplotlib_is_imported_only_to_render() -> None:
     code = (
         "import sys, json\n"
-        "import local.report_html, voice_analytics.cli\n"
+        "import local.demo.report_html, voice_analytics.cli\n"
         "assert 'matplotlib' not in sys.modules, 'imported at module level'\n"
-        "local.report_html.render_report_html({'sessions': []})\n"
+        "local.demo.report_html.render_report_html({'sessions': []})\n"
         "assert 'matplotlib' in sys.modules\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot keeps a global registry of figures'\n"
     )

@@ -30,17 +30,12 @@ from pathlib import Path
 
 import pytest
 
+from local.ports import free_port
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN = re.compile(r"DeprecationWarning|deprecated|Plugins must be registered|Traceback", re.IGNORECASE)
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: nothing listens there
 
 
 class _Agent:
@@ -92,7 +87,7 @@ class _Agent:
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
-    nowhere = f"127.0.0.1:{_port()}"
+    nowhere = f"127.0.0.1:{free_port()}"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("LIVEKIT_", "AGENT_", "ANALYTICS_"))}
     env.update(
         {
@@ -101,7 +96,7 @@ def _environment(tmp_path: Path) -> dict[str, str]:
             "LIVEKIT_API_SECRET": "test-api-secret-of-thirty-two-bytes-or-more",
             "LIVEKIT_INFERENCE_URL": f"http://{nowhere}",
             "AGENT_MODEL_BACKEND": "inference",
-            "AGENT_HEALTH_PORT": str(_port()),
+            "AGENT_HEALTH_PORT": str(free_port()),
             "ANALYTICS_BUCKET": "analytics",
             "ANALYTICS_SPOOL_DIR": str(tmp_path / "spool"),
             "ANALYTICS_CALLER_SALT": "entry-test-salt",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from agent.exporter import Exporter, S3Sink, collision_key, flush_spool, make_s3_client, spooled_keys
 from agent.simulate import run_script
+from local.ports import free_port
 from tests.agent_fixtures import EXAMPLE_SCRIPT, SCHEMA_PATH, example_script, make_settings
 from voice_analytics.cli import app
 
@@ -27,11 +27,8 @@ def _keys(s3: Any, bucket: str) -> list[str]:
 
 
 def _closed_port_endpoint() -> str:
-    # Bind then close: nothing listens there, so every connection is refused at once.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    # Nothing listens on a free port, so every connection is refused at once.
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def _exporter(bucket: str, endpoint: str, spool_dir: Path, *, budget_s: float = 5.0) -> Exporter:

@@ -8,7 +8,7 @@
 4. The runner drains every queue (or the demo fails naming the stuck queue), then the report is built from what
    the far ends hold: scored/ objects in S3, the emulators' records, the SNS emails read back through an SQS
    outbox, DLQ depths, quarantine/ objects; DuckDB runs the example queries over the downloaded records.
-5. `build/demo/report.json` (and `report.html` when `local.report_html` exists) is written; any inconsistency
+5. `build/demo/report.json` and `report.html` (local/demo/report.py, report_html.py) are written; any inconsistency
    (a session not exported or not scored, alerts != hot leads, anything in a DLQ or quarantine, duplicates)
    is listed and makes the demo fail.
 6. The emulators' records (Salesforce Leads and Tasks, Amplitude events) are kept between runs in
@@ -22,30 +22,36 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
-import importlib
-import importlib.util
 import json
 import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from local.stack import REPO_ROOT, LocalStack, environment
+from local.aws.stack import REPO_ROOT, LocalStack
+from local.demo.report import (
+    check_report,
+    dlq_depths,
+    download_records,
+    hot_lead_topic,
+    object_keys,
+    percentiles,
+    quarantine_reasons,
+    read_emails,
+    salesforce_time,
+)
+from local.environment import environment, loopback_without_proxy
 
-logger = logging.getLogger("local.demo")
+logger = logging.getLogger("local.demo.run")
 
 DEFAULT_CONVERSATIONS = REPO_ROOT / "conversations"
 # Used while the bundled conversations folder does not exist yet.
@@ -55,9 +61,6 @@ FALLBACK_CONVERSATIONS = (
 )
 DEFAULT_REPORT = REPO_ROOT / "build" / "demo" / "report.json"
 DRAIN_TIMEOUT_SECONDS = 90.0
-EMAILS_SHOWN_IN_FULL = 3
-# The emails' "From" line: SNS email notifications come from this address.
-SNS_SENDER = "no-reply@sns.amazonaws.com"
 
 
 class DemoError(RuntimeError):
@@ -104,53 +107,6 @@ class _TimedSink:
         return result
 
 
-@contextmanager
-def _loopback_without_proxy() -> Iterator[None]:
-    """Proxy variables (set for package registries) must not catch loopback traffic to moto and the emulators."""
-    import os
-
-    values = {}
-    for name in ("NO_PROXY", "no_proxy"):
-        current = os.environ.get(name, "")
-        values[name] = ",".join(item for item in (current, "127.0.0.1,localhost") if item)
-    with environment(values):
-        yield
-
-
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
-    """p50 / p95 by nearest rank (no interpolation: every figure is a measured one), plus count and max."""
-    if not values:
-        return {"p50": None, "p95": None, "max": None, "count": 0}
-    ordered = sorted(values)
-
-    def rank(fraction: float) -> float:
-        index = max(0, min(len(ordered) - 1, int(-(-fraction * len(ordered) // 1)) - 1))
-        return round(ordered[index], 1)
-
-    return {"p50": rank(0.5), "p95": rank(0.95), "max": round(ordered[-1], 1), "count": len(ordered)}
-
-
-def _salesforce_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-
-
-def _read_ndjson_gz(body: bytes) -> dict[str, Any]:
-    first = gzip.decompress(body).split(b"\n", 1)[0]
-    loaded = json.loads(first)
-    if not isinstance(loaded, dict):
-        raise ValueError("record is not a JSON object")
-    return loaded
-
-
-def _session_line(body: str) -> str | None:
-    for line in body.splitlines():
-        if line.startswith("Session:"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
 class Demo:
     def __init__(
         self,
@@ -185,9 +141,9 @@ class Demo:
     # -- the run ---------------------------------------------------------------------------------------------
 
     def run(self) -> DemoResult:
-        from local.amplitude_emulator import AmplitudeEmulator
-        from local.runner import LambdaRunner
-        from local.salesforce_emulator import SalesforceEmulator
+        from local.aws.runner import LambdaRunner
+        from local.emulators.amplitude import AmplitudeEmulator
+        from local.emulators.salesforce import SalesforceEmulator
 
         started = time.monotonic()
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +156,7 @@ class Demo:
             console=self.console,
         )
         with ExitStack() as stack_of, progress:
-            stack_of.enter_context(_loopback_without_proxy())
+            stack_of.enter_context(loopback_without_proxy())
             step = progress.add_task("Local AWS from template.yaml (moto)", total=1)
             stack = stack_of.enter_context(LocalStack())
             stack_of.enter_context(environment(stack.aws_environment()))
@@ -332,20 +288,14 @@ class Demo:
 
     def _replay(self, stack: LocalStack, advance: Callable[[], None]) -> tuple[list[Any], _TimedSink]:
         """Each script through the real AgentSession, exported by the real exporter to the stack's bucket."""
-        from agent.exporter import Exporter, S3Sink, make_s3_client
+        from agent.exporter import Exporter, s3_sink_from_settings
         from agent.scripted_llm import ConversationScript
         from agent.settings import AgentSettings
         from agent.simulate import run_script
 
+        # The agent's own settings; the endpoint is the stack's (aws_environment() is applied).
         settings = AgentSettings.from_env()
-        client = make_s3_client(
-            endpoint_url=stack.endpoint_url,
-            connect_timeout_s=settings.s3_connect_timeout_s,
-            read_timeout_s=settings.s3_read_timeout_s,
-            max_attempts=settings.s3_max_attempts,
-        )
-        bucket = stack.output("SessionsBucketName")
-        sink = _TimedSink(S3Sink(bucket, client, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id))
+        sink = _TimedSink(s3_sink_from_settings(settings, bucket=stack.output("SessionsBucketName")))
         spool_dir = self.out_dir / "spool"
         exporter = Exporter(
             sink, spool_dir=spool_dir, budget_s=settings.export_budget_s, prefix=settings.analytics_prefix
@@ -390,15 +340,15 @@ class Demo:
         scored_prefix = score_settings.scored_prefix.rstrip("/")
         for prefix in (sessions_prefix, scored_prefix):
             shutil.rmtree(self.out_dir / prefix, ignore_errors=True)
-        records = self._download(s3, bucket, sessions_prefix)
-        scored = self._download(s3, bucket, scored_prefix)
-        scored_keys = self._keys(s3, bucket, scored_prefix)
+        records = download_records(s3, bucket, sessions_prefix, self.out_dir)
+        scored = download_records(s3, bucket, scored_prefix, self.out_dir)
+        scored_keys = object_keys(s3, bucket, scored_prefix)
         quarantined = [
-            key for key in self._keys(s3, bucket, score_settings.quarantine_prefix) if not key.endswith(".reason.json")
+            key for key in object_keys(s3, bucket, score_settings.quarantine_prefix) if not key.endswith(".reason.json")
         ]
 
-        emails = self._read_emails(stack)
-        hot_topic = self._hot_lead_topic(stack)
+        emails = read_emails(stack)
+        hot_topic = hot_lead_topic(stack)
         alerts = [email for email in emails if email["topic_arn"] == hot_topic]
         alerted_at: dict[str, float] = {}
         for email in alerts:
@@ -410,7 +360,7 @@ class Demo:
         task_key = sf_settings.salesforce_task_key_field
         task_by_session = {task[task_key]: task for task in tasks if task.get(task_key)}
 
-        dlq_depths = self._dlq_depths(stack)
+        depths = dlq_depths(stack)
         sessions = []
         alert_latency, salesforce_latency = [], []
         for session_id in sorted(scored):
@@ -425,7 +375,7 @@ class Demo:
                 alert_latency.append(to_alert)
             # When this run wrote the Task: created now, or (a Task kept from an earlier run) its last upsert.
             written_field = "LastModifiedDate" if task and task["Id"] in self.before.get("Task", ()) else "CreatedDate"
-            task_written = _salesforce_time(task.get(written_field)) if task else None
+            task_written = salesforce_time(task.get(written_field)) if task else None
             if sent is not None and task_written is not None and task_written >= sent:
                 to_sf = (task_written - sent) * 1000
                 salesforce_latency.append(to_sf)
@@ -466,7 +416,7 @@ class Demo:
                 }
             )
 
-        from local.queries import QueryError, run_queries
+        from local.demo.queries import QueryError, run_queries
 
         try:  # the template's named Athena queries, as `voice-analytics query --preset all` runs them
             queries = [result.as_dict() for result in run_queries(self.out_dir, as_of="latest")]
@@ -509,11 +459,11 @@ class Demo:
             },
             "sns_alerts": len(alerts),
             "emails": emails,
-            "dlq_messages": sum(dlq_depths.values()),
-            "dlq_depths": dlq_depths,
+            "dlq_messages": sum(depths.values()),
+            "dlq_depths": depths,
             "quarantined": len(quarantined),
             "quarantined_keys": quarantined,
-            "quarantined_objects": self._quarantine_reasons(s3, bucket, quarantined, score_settings.quarantine_prefix),
+            "quarantined_objects": quarantine_reasons(s3, bucket, quarantined, score_settings.quarantine_prefix),
             "duplicate_deliveries": self.duplicate_deliveries,
             "extra_objects": self.extra_keys,
             "extra_objects_scored": sorted(
@@ -548,234 +498,9 @@ class Demo:
             "sessions": sessions,
         }
 
-    @staticmethod
-    def _quarantine_reasons(s3: Any, bucket: str, keys: list[str], prefix: str) -> list[dict[str, str]]:
-        """{key (the original sessions/ key), quarantine_key, reason} of each quarantined object, from its sidecar."""
-        found = []
-        for key in keys:
-            try:
-                sidecar = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}.reason.json")["Body"].read())
-                reason = str(sidecar.get("reason", ""))
-            except Exception as error:  # a missing or unreadable sidecar is reported, not fatal
-                reason = f"(no readable reason sidecar: {error})"
-            found.append({"key": key.removeprefix(prefix.rstrip("/") + "/"), "quarantine_key": key, "reason": reason})
-        return found
+    def _write_html(self, report: dict[str, Any]) -> Path:
+        from local.demo.report_html import render_report_html  # matplotlib: imported only when a report is drawn
 
-    def _keys(self, s3: Any, bucket: str, prefix: str) -> list[str]:
-        keys: list[str] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-        return keys
-
-    def _download(self, s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
-        """Download every record under `prefix` to out_dir (same layout); returns them by session id."""
-        found: dict[str, dict[str, Any]] = {}
-        for key in self._keys(s3, bucket, prefix):
-            if not key.endswith(".json.gz"):
-                continue
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            try:
-                record = _read_ndjson_gz(body)
-            except (OSError, EOFError, ValueError):
-                continue  # not a record (score_lead quarantined it): kept out of the DuckDB folder too
-            target = self.out_dir / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(body)
-            found[str(record.get("session_id"))] = record
-        return found
-
-    @staticmethod
-    def _read_emails(stack: LocalStack) -> list[dict[str, Any]]:
-        """Every SNS message delivered to the email outbox, as the email it would be."""
-        sqs = stack.client("sqs")
-        emails: list[dict[str, Any]] = []
-        recipients = ", ".join(sorted(set(stack.email_subscriptions.values())))
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=stack.alerts_queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageSystemAttributeNames=["SentTimestamp"],
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                emails.append(
-                    {
-                        "from": SNS_SENDER,
-                        "to": recipients,
-                        "subject": envelope.get("Subject") or "",
-                        "body": envelope.get("Message") or "",
-                        "topic_arn": envelope.get("TopicArn"),
-                        "session_id": _session_line(envelope.get("Message") or ""),
-                        "received_at": int(message["Attributes"]["SentTimestamp"]) / 1000,
-                    }
-                )
-            sqs.delete_message_batch(
-                QueueUrl=stack.alerts_queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-        return sorted(emails, key=lambda email: email["received_at"])
-
-    @staticmethod
-    def _hot_lead_topic(stack: LocalStack) -> str | None:
-        """The topic the alert function publishes to, read from its environment (as the handler reads it)."""
-        for spec in stack.functions().values():
-            if "HOT_LEAD_TOPIC_ARN" in spec.environment:
-                return spec.environment["HOT_LEAD_TOPIC_ARN"]
-        return None
-
-    @staticmethod
-    def _dlq_depths(stack: LocalStack) -> dict[str, int]:
-        sqs = stack.client("sqs")
-        depths = {}
-        for logical, url in stack.dead_letter_queues().items():
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            depths[logical] = sum(int(value) for value in attributes.values())
-        return depths
-
-    def _write_html(self, report: dict[str, Any]) -> Path | None:
-        if importlib.util.find_spec("local.report_html") is None:
-            self.console.print("[yellow]local/report_html.py is not there yet: report.html skipped[/yellow]")
-            return None
-        render = importlib.import_module("local.report_html").render_report_html
         path = self.report_path.with_suffix(".html")
-        path.write_text(render(report), encoding="utf-8")
+        path.write_text(render_report_html(report), encoding="utf-8")
         return path
-
-
-def check_report(report: dict[str, Any]) -> list[str]:
-    """Everything that makes a report inconsistent, in words; empty when the run was clean."""
-    problems = []
-    if report["sessions_spooled"]:
-        problems.append(f"sessions spooled instead of exported: {report['sessions_spooled']}")
-    if report["sessions_exported"] != report["distinct_sessions_replayed"]:
-        problems.append(
-            f"sessions_exported ({report['sessions_exported']}) != distinct sessions replayed "
-            f"({report['distinct_sessions_replayed']})"
-        )
-    extra_keys = set(report.get("extra_objects", []))
-    extra_scored = len(report.get("extra_objects_scored", []))
-    if report["sessions_scored"] != report["sessions_exported"] + extra_scored:
-        problems.append(
-            f"sessions_scored ({report['sessions_scored']}) != sessions_exported ({report['sessions_exported']}); "
-            f"not scored: {report['unscored_session_ids']}"
-        )
-    if report["hot_session_ids"] != report["alerted_session_ids"] or report["sns_alerts"] != report["hot_leads"]:
-        problems.append(
-            f"alerts do not match hot leads: {report['sns_alerts']} alerts for {report['hot_leads']} hot leads "
-            f"(hot, not alerted: {sorted(set(report['hot_session_ids']) - set(report['alerted_session_ids']))}; "
-            f"alerted, not hot: {sorted(set(report['alerted_session_ids']) - set(report['hot_session_ids']))})"
-        )
-    if report["dlq_messages"]:
-        problems.append(f"messages in dead-letter queues: {report['dlq_depths']}")
-    quarantined = report.get("quarantined_objects") or [{"key": key} for key in report["quarantined_keys"]]
-    # Objects put with --extra-objects are expected in quarantine (or scored, when valid); anything else is not.
-    unexpected = [item["key"] for item in quarantined if item["key"] not in extra_keys]
-    if unexpected:
-        problems.append(f"session objects quarantined: {unexpected}")
-    unaccounted = extra_keys - {item["key"] for item in quarantined} - set(report.get("extra_objects_scored", []))
-    if unaccounted:
-        problems.append(f"extra objects neither quarantined nor scored: {sorted(unaccounted)}")
-    if report["salesforce"]["duplicate_task_sessions"]:
-        problems.append(f"several Salesforce Tasks for one session: {report['salesforce']['duplicate_task_sessions']}")
-    if report["sessions_scored"] and not report["amplitude_events"]:
-        problems.append("no Amplitude event was stored")
-    failing = {name: stat["errors"] for name, stat in report["functions"].items() if stat["errors"]}
-    if failing:
-        problems.append(f"handlers raised (batches retried): {failing}")
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------------- console
-
-
-def print_report(console: Console, result: DemoResult) -> None:
-    report = result.report
-    summary = Table(title="voice-analytics demo", show_header=False, title_style="bold")
-    summary.add_column("what", style="bold")
-    summary.add_column("value", justify="right")
-    latency = report["latency_ms"]
-    rows = [
-        ("conversations replayed", report["sessions_replayed"]),
-        ("sessions exported to S3", report["sessions_exported"]),
-        ("sessions scored", report["sessions_scored"]),
-        ("grades", ", ".join(f"{grade}: {count}" for grade, count in report["grades"].items())),
-        ("hot leads", report["hot_leads"]),
-        (
-            "Salesforce Leads / Tasks (created this run)",
-            f"{report['salesforce']['leads']} / {report['salesforce']['tasks']} "
-            f"({report['salesforce_created_this_run']['leads']} / {report['salesforce_created_this_run']['tasks']})",
-        ),
-        (
-            "Amplitude events (duplicates dropped)",
-            f"{report['amplitude_events']} ({report['amplitude_duplicates_dropped']})",
-        ),
-        ("hot-lead alert emails (SNS)", report["sns_alerts"]),
-        ("messages in DLQs", report["dlq_messages"]),
-        ("quarantined objects", report["quarantined"]),
-        (
-            "session stored -> alert p50 / p95 (ms)",
-            f"{latency['session_end_to_alert']['p50']} / {latency['session_end_to_alert']['p95']}",
-        ),
-        (
-            "session stored -> Salesforce p50 / p95 (ms)",
-            f"{latency['session_end_to_salesforce']['p50']} / {latency['session_end_to_salesforce']['p95']}",
-        ),
-        ("wall time (s)", report["timings_s"]["total_s"]),
-    ]
-    for name, value in rows:
-        summary.add_row(name, str(value))
-
-    sessions = Table(title="Sessions (by score)", title_style="bold")
-    for column in ("session", "score", "grade", "hot", "meeting", "Salesforce Lead", "alerted"):
-        sessions.add_column(column)
-    for entry in sorted(report["sessions"], key=lambda item: -(item["score"] or 0)):
-        sessions.add_row(
-            entry["session_id"],
-            str(entry["score"]),
-            str(entry["grade"]),
-            "[red]hot[/red]" if entry["hot"] else "",
-            "booked" if entry["meeting_booked"] else "",
-            entry["salesforce_lead_id"] or "-",
-            "yes" if entry["alerted"] else "",
-        )
-    console.print(sessions)
-
-    emails = [email for email in report["emails"] if email["session_id"]]
-    for email in emails[:EMAILS_SHOWN_IN_FULL]:
-        header = Text.assemble(
-            ("From: ", "bold"), email["from"], "\n", ("To: ", "bold"), email["to"], "\n",
-            ("Subject: ", "bold"), email["subject"], "\n",
-        )  # fmt: skip
-        console.print(Panel(Group(header, Text(email["body"])), title="alert email", expand=False))
-    if len(emails) > EMAILS_SHOWN_IN_FULL:
-        console.print(f"... and {len(emails) - EMAILS_SHOWN_IN_FULL} more alert emails (all in the report):")
-        for email in emails[EMAILS_SHOWN_IN_FULL:]:
-            console.print(f"  Subject: {email['subject']}")
-
-    from local.queries import CONSOLE_ROWS, print_results
-
-    print_results(console, report["queries"], max_rows=CONSOLE_ROWS)
-
-    console.print(summary)
-    console.print(f"Report: {result.report_path}" + (f" and {result.html_path}" if result.html_path else ""))
-    state = report.get("state") or {}
-    if state:
-        kept = (
-            "started clean (--fresh)"
-            if state.get("fresh")
-            else ("continued from the previous run" if any(state.get("loaded", {}).values()) else "first run")
-        )
-        console.print(f"Salesforce and Amplitude emulator records: {kept}; kept in {state.get('dir')}/")
-    if report.get("quarantined_objects"):
-        console.print(f"Quarantined ({len(report['quarantined_objects'])}), with the reason from each .reason.json:")
-        for item in report["quarantined_objects"]:
-            console.print(f"  {item['key']}: {item['reason']}", markup=False)
-    if result.problems:
-        console.print(Panel("\n".join(f"- {problem}" for problem in result.problems), title="[red]inconsistent"))
-    else:
-        console.print("[green]Consistent: every session exported and scored, one alert per hot lead, DLQs empty.")

@@ -34,25 +34,25 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, TextIO
 
-from local.child_process import spawn_child, stop_child
-from local.lambda_worker import LambdaContext
-from local.stack import REGION, EventSource, FunctionSpec, LocalStack
+from local.aws.child_process import spawn_child, stop_child
+from local.aws.lambda_worker import LambdaContext
+from local.aws.stack import REGION, EventSource, FunctionSpec, LocalStack
+from local.environment import environment
 
-logger = logging.getLogger("local.runner")
+logger = logging.getLogger("local.aws.runner")
 
 SQS_MAX_RECEIVE = 10
 # Long-poll wait per receive: short, so stop() and drain() react quickly; moto wakes up on new messages.
@@ -169,7 +169,7 @@ class _FunctionProcess:
 
     def start(self) -> float:
         """Spawn the process and wait for its init phase; returns the init time in ms."""
-        from local import lambda_worker
+        from local.aws import lambda_worker
 
         self._process, parent = spawn_child(
             lambda_worker.serve,
@@ -568,24 +568,9 @@ class LambdaRunner:
             self._handlers[spec.logical_id] = getattr(module, attribute)
         return self._handlers[spec.logical_id]
 
-    @contextmanager
-    def _function_env(self, spec: FunctionSpec) -> Iterator[None]:
-        wanted = {**spec.environment, **self.extra_env}
-        saved = {key: os.environ.get(key) for key in self._env_keys}
-        for key in self._env_keys:
-            # Variables of other functions are removed, so a function never sees another one's settings.
-            if key in wanted:
-                os.environ[key] = wanted[key]
-            else:
-                os.environ.pop(key, None)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    def _function_env(self, spec: FunctionSpec) -> AbstractContextManager[None]:
+        # Variables of other functions are removed, so a function never sees another one's settings.
+        return environment({**spec.environment, **self.extra_env}, managed=self._env_keys)
 
     @contextmanager
     def _function_stdout(self, spec: FunctionSpec) -> Iterator[None]:

@@ -2,16 +2,18 @@
 
 How it comes up (`LocalStack.start()`):
 1. moto's `ThreadedMotoServer` starts on 127.0.0.1 and a free port: in this process (server="thread"), or in
-   child processes, one for DynamoDB and one for the rest (server="processes", local/moto_process.py).
+   child processes, one for DynamoDB and one for the rest (server="processes", local/aws/moto_server.py), with
+   the patches of local/aws/moto_patches.py (the ONE place for changes inside moto).
 2. `template.yaml` is read (CloudFormation's short tags become their long form) and transformed to plain
-   CloudFormation by the SAM translator, exactly as `sam deploy` would, with the local parameters below.
+   CloudFormation by the SAM translator, exactly as `sam deploy` would, with the local parameters below
+   (voice_analytics/template.py, the one template module).
 3. `prepare_for_moto()` rewrites what moto's CloudFormation cannot take. This is the ONE place for
    template-side workarounds: function code (moto wants an s3:// zip; the real handlers run in-process
    anyway) and resource types moto's CloudFormation does not implement (skipped, with a warning, and
    references to them replaced by a placeholder).
-4. `create_stack`, wait for CREATE_COMPLETE.
+4. `create_stack`, wait for CREATE_COMPLETE, read the stack back as a `StackView` (voice_analytics/ops.py).
 5. `_patch_moto_gaps()` does, with API calls, what moto's CloudFormation leaves out. This is the ONE place
-   for runtime workarounds; each step says why (see also /work/shared/LOCAL_AWS_NOTES.md, docs/local.md).
+   for those workarounds; each step says why (see also docs/local.md).
 
 Names, rules, event patterns, batch sizes and function environments all come from the stack and the
 translated template: nothing here restates them. `LocalStack.physical_id()` / `queue_url()` / `get_att()`
@@ -20,17 +22,13 @@ resolve logical ids; `function_env()` resolves a function's Environment.Variable
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
-import os
 import re
-import socket
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,13 +36,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from voice_analytics import cfn
-from voice_analytics.cfn import condition_value
+from local.ports import free_port
+from voice_analytics import template
+from voice_analytics.ops import StackView
 
-logger = logging.getLogger("local.stack")
+logger = logging.getLogger("local.aws.stack")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-east-1"
 # moto's default account; every ARN it makes carries it.
@@ -79,55 +77,6 @@ class LocalStackError(RuntimeError):
     """The local stack could not be set up; the message says which step and why."""
 
 
-# ---------------------------------------------------------------------------------------------------- template
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    try:
-        return cfn.load_template(path)
-    except ValueError as error:
-        raise LocalStackError(str(error)) from error
-
-
-class _OfflineManagedPolicyLoader:
-    """The SAM translator may ask IAM for managed-policy ARNs by name; offline, an empty answer makes it use its
-    bundled map of AWS managed policies (samtranslator.internal.managed_policies), which is what we want."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def translate(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
-    """SAM -> CloudFormation with the SAM translator (what `sam deploy` runs), offline."""
-    from samtranslator.translator.transform import transform
-
-    # The translator reads the region from the environment for ARNs and partitions.
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    translated: dict[str, Any] = transform(
-        json.loads(json.dumps(template)),
-        dict(parameters),
-        _OfflineManagedPolicyLoader(),  # duck-typed: the translator only calls load()
-    )
-    return translated
-
-
-def package_for_local(template: Mapping[str, Any], code_uri: str) -> dict[str, Any]:
-    """What `sam package` does, for the local deployment: `CodeUri: .` (a folder) becomes an s3:// URI.
-
-    Both the SAM translator and moto want code in S3; every function gets one placeholder zip, uploaded to the
-    artifact bucket before the stack is created, because the local runner imports the real handlers instead.
-    """
-    packaged: dict[str, Any] = json.loads(json.dumps(template))
-    uri = code_uri
-    function_globals = packaged.get("Globals", {}).get("Function", {})
-    if "CodeUri" in function_globals:
-        function_globals["CodeUri"] = uri
-    for resource in packaged.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            resource.setdefault("Properties", {})["CodeUri"] = uri
-    return packaged
-
-
 def _moto_supported_types(resource_types: set[str]) -> set[str] | None:
     """The resource types moto's CloudFormation can create, after loading the backends the template needs.
 
@@ -156,7 +105,7 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
     """Rewrite the translated template for moto's CloudFormation; returns (template, skipped logical ids).
 
     - AWS::Lambda::Function Code: every function points at one placeholder zip in the artifact bucket (done on
-      the SAM side by `package_for_local`, as `sam package` would; the handlers run in-process anyway).
+      the SAM side by `template.with_code_uri`, as `sam package` would; the handlers run in-process anyway).
     - `Fn::If` is folded with the conditions evaluated for these parameters, and `AWS::NoValue` removed: moto
       puts None where AWS drops the item (an IAM role's Policies list then fails with a 500).
     - AWS::Events::Archive EventPattern: moto's CloudFormation passes the object where its API wants a JSON
@@ -165,10 +114,8 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
       point at them are replaced by a placeholder, so new resource types in the template never break the demo.
     """
     cfn = dict(json.loads(json.dumps(cfn)))
-    values = {name: str(spec.get("Default", "")) for name, spec in cfn.get("Parameters", {}).items()}
-    values.update(parameters)
-    conditions = {name: _static_condition(cfn, name, values) for name in cfn.get("Conditions", {})}
-    cfn["Resources"] = _fold_if(cfn["Resources"], conditions)
+    conditions = template.evaluate_conditions(cfn, {**_PSEUDO, **template.parameter_values(cfn, parameters)})
+    cfn["Resources"] = template.fold_conditions(cfn["Resources"], conditions)
     resources: dict[str, Any] = cfn["Resources"]
     supported = _moto_supported_types({resource["Type"] for resource in resources.values()})
     skipped = sorted(
@@ -194,31 +141,6 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
         cfn["Resources"] = _replace_refs(resources, set(skipped))
         cfn["Outputs"] = _replace_refs(cfn.get("Outputs", {}), set(skipped))
     return cfn, skipped
-
-
-_NO_VALUE = object()
-
-
-def _static_condition(cfn: Mapping[str, Any], name: str, values: Mapping[str, str]) -> bool:
-    """A template condition, evaluated from parameter values only (what CloudFormation does at deploy time)."""
-    return condition_value(cfn["Conditions"], name, {**_PSEUDO, **values})
-
-
-def _fold_if(node: Any, conditions: Mapping[str, bool]) -> Any:
-    """Replace every Fn::If by its chosen branch and drop AWS::NoValue items, as CloudFormation does."""
-    if isinstance(node, list):
-        items = [_fold_if(item, conditions) for item in node]
-        return [item for item in items if item is not _NO_VALUE]
-    if not isinstance(node, dict):
-        return node
-    if node.keys() == {"Ref"} and node["Ref"] == "AWS::NoValue":
-        return _NO_VALUE
-    if node.keys() == {"Fn::If"}:
-        name, when_true, when_false = node["Fn::If"]
-        if name in conditions:
-            return _fold_if(when_true if conditions[name] else when_false, conditions)
-    folded = {key: _fold_if(value, conditions) for key, value in node.items()}
-    return {key: value for key, value in folded.items() if value is not _NO_VALUE}
 
 
 def _replace_refs(node: Any, skipped: set[str]) -> Any:
@@ -252,13 +174,6 @@ def _placeholder_zip() -> bytes:
             "README.txt", "Placeholder: the local runner imports the real handlers from the source tree.\n"
         )
     return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # ---------------------------------------------------------------------------------------------------- the stack
@@ -297,7 +212,7 @@ class EventSource:
 class LocalStack:
     """moto server + the template's stack on it. Use as a context manager or `start()` / `stop()`."""
 
-    template_path: Path = TEMPLATE_PATH
+    template_path: Path = template.TEMPLATE_PATH
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
     port: int = 0
 
@@ -305,13 +220,14 @@ class LocalStack:
     sam_template: dict[str, Any] = field(default_factory=dict)
     cfn_template: dict[str, Any] = field(default_factory=dict)
     skipped_resources: list[str] = field(default_factory=list)
-    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The created stack as CloudFormation describes it (resources, outputs, parameters): the same view the
+    # operations commands read from AWS.
+    view: StackView = field(default_factory=lambda: StackView("", {}, {}, {}))
     alerts_queue_url: str = ""
     # Logical id of each email subscription read back through the outbox queue -> its address.
     email_subscriptions: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
     # "thread": moto in this process (tests hook it, start-up is quick); "processes": moto in a child process and
-    # DynamoDB in another (local/moto_process.py), for `make bench`, where this process also runs the pollers,
+    # DynamoDB in another (local/aws/moto_server.py), for `make bench`, where this process also runs the pollers,
     # writers and emulators and one GIL for all of them was the bottleneck.
     server: str = "thread"
     dynamodb_endpoint_url: str = ""
@@ -333,17 +249,12 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self.server not in SERVER_MODES:
             raise LocalStackError(f"server={self.server!r}: expected one of {', '.join(SERVER_MODES)}")
-        # Loopback only: moto's default binds every interface.
-        # werkzeug logs every request at INFO to stderr (thousands of lines a burst); warnings and errors stay.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if self.server == "thread":
-            from moto.server import ThreadedMotoServer
+            from local.aws.moto_patches import apply_all
+            from local.aws.moto_server import start_in_thread
 
-            patch_moto_internals()
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port or free_port(), verbose=False)
-            self._server.start()
-            host, port = self._server.get_host_and_port()
-            self.endpoint_url = f"http://{host}:{port}"
+            apply_all()
+            self._server, self.endpoint_url = start_in_thread(self.port)
         else:
             self._start_server_processes()
         self._session = boto3.session.Session(
@@ -367,7 +278,7 @@ class LocalStack:
             self._processes.pop().stop()
 
     def _start_server_processes(self) -> None:
-        from local.moto_process import MotoProcess
+        from local.aws.moto_server import MotoProcess
 
         try:
             main = MotoProcess(self.port or free_port(), f"moto-{self.stack_name}")
@@ -416,9 +327,9 @@ class LocalStack:
     # -- deployment ------------------------------------------------------------------------------------------
 
     def _deploy(self) -> None:
-        self.sam_template = load_template(self.template_path)
+        self.sam_template = template.load_template(self.template_path)
         code_uri = f"s3://{self.artifact_bucket}/{ARTIFACT_KEY}"
-        self.cfn_template = translate(package_for_local(self.sam_template, code_uri), self.parameters)
+        self.cfn_template = template.translate(template.with_code_uri(self.sam_template, code_uri), self.parameters)
         deployable, self.skipped_resources = prepare_for_moto(self.cfn_template, self.parameters)
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.artifact_bucket)
@@ -436,15 +347,11 @@ class LocalStack:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         self._wait_for_stack(cfn)
-        for item in cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]:
-            self.resources[item["LogicalResourceId"]] = {
-                "type": item["ResourceType"],
-                "physical_id": item.get("PhysicalResourceId", ""),
-            }
+        self.view = StackView.load(self.stack_name, cfn)
         # moto leaves PhysicalResourceId out for some types (event buses, archives): use the template's name.
-        for logical, item in self.resources.items():
-            if not item["physical_id"]:
-                item["physical_id"] = self._declared_name(logical)
+        for logical, (kind, physical) in list(self.view.resources.items()):
+            if not physical:
+                self.view.resources[logical] = (kind, self._declared_name(logical))
         self._patch_moto_gaps()
 
     def _wait_for_stack(self, cfn: Any, timeout_s: float = 60.0) -> None:
@@ -464,8 +371,8 @@ class LocalStack:
 
     def _patch_moto_gaps(self) -> None:
         """Everything moto leaves out, done with API calls. The ONE place for such patches (the fixes inside moto's
-        server are `patch_moto_internals`, applied wherever the server runs)."""
-        # 0. Server processes: DynamoDB has a server of its own (see local/moto_process.py). The stack's tables were
+        server are local/aws/moto_patches.py, applied wherever the server runs)."""
+        # 0. Server processes: DynamoDB has a server of its own (see local/aws/moto_server.py). The stack's tables were
         #    created on the main server by CloudFormation; create them, from the template's properties, where the
         #    functions reach DynamoDB, and delete the main server's copies, so a client on the wrong endpoint fails
         #    loudly (ResourceNotFoundException) instead of writing to a table nothing reads.
@@ -547,29 +454,21 @@ class LocalStack:
 
     def _resources_of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical, resource in self.cfn_template["Resources"].items():
-            if resource["Type"] == resource_type and logical in self.resources:
+            if resource["Type"] == resource_type and logical in self.view.resources:
                 yield logical, resource.get("Properties", {})
 
     def output(self, name: str) -> str:
         """A stack output (e.g. SessionsBucketName), as `aws cloudformation describe-stacks` shows it."""
-        if name not in self.outputs:
-            stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
-            self.outputs.update({item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])})
-        if name not in self.outputs:
-            raise LocalStackError(f"the stack has no output {name!r}")
-        return self.outputs[name]
+        return self.view.output(name)
 
     def physical_id(self, logical_id: str) -> str:
-        try:
-            return self.resources[logical_id]["physical_id"]
-        except KeyError:
-            raise LocalStackError(f"no resource {logical_id!r} in the local stack") from None
+        return self.view.physical_id(logical_id)
 
     def resource_type(self, logical_id: str) -> str:
-        return self.resources[logical_id]["type"]
+        return self.view.resource_type(logical_id)
 
     def logical_ids(self, resource_type: str) -> list[str]:
-        return [logical for logical, item in self.resources.items() if item["type"] == resource_type]
+        return list(self.view.of_type(resource_type))
 
     def parameter(self, name: str) -> str:
         if name in self.parameters:
@@ -593,7 +492,7 @@ class LocalStack:
             return self.stack_name
         if logical_id in self.cfn_template.get("Parameters", {}):
             return self.parameter(logical_id)
-        if logical_id not in self.resources:
+        if logical_id not in self.view.resources:
             raise LocalStackError(f"cannot resolve Ref {logical_id!r}: not in the stack")
         if self.resource_type(logical_id) == "AWS::SQS::Queue":
             return self.queue_url(logical_id)
@@ -640,51 +539,13 @@ class LocalStack:
 
     def resolve(self, value: Any) -> Any:
         """Evaluate Ref / GetAtt / Sub / Join / Select / If in a template value against the created stack."""
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                name, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-                return self.get_att(name, attribute)
-            if key == "Fn::Sub":
-                return self._sub(arg)
-            if key == "Fn::Join":
-                separator, items = arg
-                return separator.join(str(item) for item in self.resolve(items))
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::If":
-                condition, when_true, when_false = arg
-                return self.resolve(when_true if self._condition(condition) else when_false)
-        return {key: self.resolve(item) for key, item in value.items()}
-
-    def _sub(self, arg: Any) -> str:
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(variables[name])
-            if "." in name and name not in _PSEUDO:
-                logical, attribute = name.split(".", 1)
-                return self.get_att(logical, attribute)
-            return self.ref(name)
-
-        return re.sub(r"\$\{([^}]+)\}", replace, text)
+        return template.resolve(value, ref=self.ref, get_att=self.get_att, condition=self._condition)
 
     def _condition(self, name: str) -> bool:
         if name not in self.cfn_template.get("Conditions", {}):
             raise LocalStackError(f"no condition {name!r} in the template")
         values = {key: self.parameter(key) for key in self.cfn_template.get("Parameters", {})}
-        return _static_condition(self.cfn_template, name, values)
+        return template.condition_value(self.cfn_template["Conditions"], name, {**_PSEUDO, **values})
 
     # -- functions and event sources -------------------------------------------------------------------------
 
@@ -748,254 +609,3 @@ class LocalStack:
                 logical = target["Fn::GetAtt"][0]
                 found[logical] = self.queue_url(logical)
         return found
-
-
-def patch_moto_internals() -> None:
-    """The fixes inside moto's server, applied in the process that runs it (this one in server="thread", the child
-    in server="processes"). Each is guarded, so a moto that changed the code it fixes is left alone.
-    - moto's EventBridge drops "account" from events it delivers to SQS targets (its default input template lacks
-      it), while AWS always sends it and Powertools' EventBridgeModel requires it, so every consumer would
-      dead-letter every "Lead Scored" event: the field is added to the template moto formats deliveries with.
-    - the speed fixes below (same results, less time per request)."""
-    _patch_moto_event_account()
-    _patch_moto_event_delivery_errors()
-    _patch_moto_jsonpath_speed()
-    _patch_moto_sqs_receive_speed()
-    _patch_moto_sqs_receive_race()
-    _patch_moto_sqs_delete_race()
-    _patch_moto_request_overhead()
-    _patch_moto_update_expression_parse()
-    _patch_moto_condition_expression_lex()
-
-
-def _patch_moto_condition_expression_lex() -> None:
-    """moto lexes a ConditionExpression (six regular expressions tried per token) twice per conditional PutItem
-    (request check, then the write), and Powertools' idempotency sends the same expression on every record: a tenth
-    of moto's DynamoDB time in a burst. The tokens depend on the expression text alone, so they are memoised by it;
-    each call still gets new token nodes (a node carries a mutable `children` list), and the later parse stages,
-    which read the attribute names and values, run as before. An expression that fails to lex raises as before
-    (errors are not cached)."""
-    try:
-        from collections import deque
-
-        from moto.dynamodb.comparisons import ConditionExpressionParser
-    except ImportError:
-        return
-    original = ConditionExpressionParser._lex_condition_expression
-    if getattr(original, "_local_fast", False):
-        return
-    node = ConditionExpressionParser.Node
-
-    @functools.lru_cache(maxsize=256)
-    def tokens(expression: str) -> tuple[tuple[str, str, str, Any], ...]:
-        lexed = original(ConditionExpressionParser(expression, None, None))
-        return tuple((n.nonterminal, n.kind, n.text, n.value) for n in lexed)
-
-    @functools.wraps(original)
-    def _lex_condition_expression(self: Any) -> Any:
-        if not isinstance(self.condition_expression, str):
-            return original(self)
-        return deque(
-            node(nonterminal=nonterminal, kind=kind, text=text, value=value, children=[])
-            for nonterminal, kind, text, value in tokens(self.condition_expression)
-        )
-
-    setattr(_lex_condition_expression, "_local_fast", True)  # noqa: B010
-    setattr(ConditionExpressionParser, "_lex_condition_expression", _lex_condition_expression)  # noqa: B010
-
-
-def _patch_moto_update_expression_parse() -> None:
-    """moto tokenises and parses an UpdateExpression twice per UpdateItem (request check, then update), and
-    Powertools' idempotency sends the same few expression strings on every record: a sixth of moto's DynamoDB time
-    in a burst. The parse result is only read (moto's validator deep-copies it before putting values in), so it is
-    memoised by expression text."""
-    try:
-        from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    make = getattr(UpdateExpressionParser, "make", None)
-    if make is None or getattr(make, "_local_fast", False):
-        return
-    cached = functools.lru_cache(maxsize=256)(make)
-    setattr(cached, "_local_fast", True)  # noqa: B010
-    setattr(UpdateExpressionParser, "make", staticmethod(cached))  # noqa: B010
-
-
-def _patch_moto_sqs_receive_race() -> None:
-    """moto's ReceiveMessage scans a queue and marks messages received without a lock, so two request threads
-    receiving from one queue can interleave between "is it visible" and "mark it received" and both return the
-    message. SQS does not hand one message to two receivers within its visibility timeout, and the runner has
-    several pollers a queue, so the scan now runs under the queue's own lock. That lock is the re-entrant one
-    moto's long poll waits on, and waiting releases it, so a waiting poller does not hold up the others. (The race
-    is rare; tests/integration/test_moto_processes.py checks the property, it has not caught moto without this.)"""
-    try:
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    backend = sqs_models.SQSBackend
-    original = backend.receive_message
-    if getattr(original, "_local_locked", False) or not hasattr(sqs_models.Queue, "wait_for_messages"):
-        return
-    locked = _under_queue_lock(original, lambda backend, queue_name, *_: backend.get_queue(queue_name))
-    setattr(backend, "receive_message", locked)  # noqa: B010
-
-
-def _under_queue_lock(original: Callable[..., Any], queue_of: Callable[..., Any]) -> Callable[..., Any]:
-    """`original` (a moto SQS method) run under the lock of the queue `queue_of(self, *args)` names: the re-entrant
-    `_messages_lock` that SendMessage and the long poll use. A moto without that lock is called as it is."""
-
-    @functools.wraps(original)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        lock = getattr(queue_of(self, *args), "_messages_lock", None)
-        if lock is None:
-            return original(self, *args, **kwargs)
-        with lock:
-            return original(self, *args, **kwargs)
-
-    setattr(locked, "_local_locked", True)  # noqa: B010
-    return locked
-
-
-def _patch_moto_sqs_delete_race() -> None:
-    """moto's DeleteMessage changes a queue's in-flight set and rebuilds its message list without the queue's lock,
-    which ReceiveMessage holds (see above) while it iterates the same set. A delete landing in the middle raises
-    "Set changed size during iteration" in the receive (seen in a stress run: 3,000 puts, 8 consumers), which moto
-    answers with a 500 and the client retries; if it comes inside the receive's loop, after messages were marked
-    received, those stay invisible for the visibility timeout (6 minutes here) without reaching anyone and come back
-    as redeliveries. The delete now takes the same re-entrant lock; tests/unit/test_moto_sqs_races.py interleaves
-    the two and gets the error without this."""
-    try:
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    queue = sqs_models.Queue
-    original = queue.delete_message
-    if getattr(original, "_local_locked", False):
-        return
-    setattr(queue, "delete_message", _under_queue_lock(original, lambda queue, *_: queue))  # noqa: B010
-
-
-def _patch_moto_jsonpath_speed() -> None:
-    """moto builds a new jsonpath parser (PLY tables) for every input path of every event it delivers to a target:
-    about 40 ms per PutEvents here, most of the local pipeline's time. The parsed expressions are immutable, so
-    memoising `jsonpath_ng.ext.parse` changes nothing but the speed."""
-    try:
-        import jsonpath_ng.ext
-    except ImportError:
-        return
-    parse = getattr(jsonpath_ng.ext, "parse")  # noqa: B009  # not re-exported in the stubs
-    if not hasattr(parse, "cache_info"):
-        setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(parse))  # noqa: B010
-
-
-def _patch_moto_sqs_receive_speed() -> None:
-    """moto's ReceiveMessage is quadratic in the queue's depth: for every message it returns it checks the retention
-    period through `get_queue_attributes`, which computes ALL the queue's attributes, three approximate counts among
-    them, each a pass over every message with two datetime conversions per message. With a few thousand messages
-    queued a receive took seconds and the writers' puts timed out (the 10,000-session burst died at ~7,900).
-    Read the retention period from the queue itself, and give `unix_time_millis` (called per message for
-    visibility and delay) the same value from `time.time()` without the naive-datetime round trip. Same results,
-    same clock; guarded, so a moto that changed these is left alone."""
-    try:
-        from moto.core.utils import unix_time
-        from moto.sqs import models as sqs_models
-    except ImportError:
-        return
-    backend = sqs_models.SQSBackend
-    if getattr(backend.is_message_valid_based_on_retention_period, "_local_fast", False):
-        return
-    if not hasattr(sqs_models, "unix_time_millis"):
-        return
-
-    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
-        retention_s = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
-
-    setattr(is_message_valid_based_on_retention_period, "_local_fast", True)  # noqa: B010
-    setattr(backend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)  # noqa: B010
-    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
-
-
-def _patch_moto_request_overhead() -> None:
-    """Two per-request costs of moto's server that never change while it runs: the host check lists moto's package
-    folder (a listdir and ~150 isdir calls per request), and every action call lists the response class's methods
-    with `inspect.getmembers`. Both are memoised (the folder and the classes are fixed once imported)."""
-    try:
-        from moto import backends
-        from moto.core import responses, utils
-    except ImportError:
-        return
-    if getattr(backends.list_of_moto_modules, "_local_fast", False):
-        return
-    modules = tuple(backends.list_of_moto_modules())
-
-    def list_of_moto_modules() -> tuple[str, ...]:
-        return modules
-
-    setattr(list_of_moto_modules, "_local_fast", True)  # noqa: B010
-    setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
-    if getattr(responses, "method_names_from_class", None) is utils.method_names_from_class:
-        cached = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
-        setattr(responses, "method_names_from_class", cached)  # noqa: B010
-
-
-def _patch_moto_event_delivery_errors() -> None:
-    """moto delivers S3's "Object Created" events to EventBridge rules inside a bare `except: pass` (in AWS the
-    delivery is asynchronous), so an error there loses the event without a trace. A rule's delivery that raises is
-    now logged, with the event's source and object key, before moto swallows it: a session that never reaches
-    score_lead shows up in the log instead of only in a count."""
-    try:
-        from moto.events.models import Rule
-    except ImportError:
-        return
-    original = Rule.send_to_targets
-    if getattr(original, "_local_logged", False):
-        return
-
-    @functools.wraps(original)
-    def send_to_targets(self: Any, original_event: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(self, original_event, *args, **kwargs)
-        except Exception:
-            detail = original_event.get("detail") if isinstance(original_event, dict) else None
-            key = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
-            logger.exception(
-                "moto: rule %s failed to deliver a %s event (object %s); moto drops it",
-                getattr(self, "name", "?"),
-                original_event.get("source") if isinstance(original_event, dict) else "?",
-                key,
-            )
-            raise
-
-    setattr(send_to_targets, "_local_logged", True)  # noqa: B010
-    setattr(Rule, "send_to_targets", send_to_targets)  # noqa: B010
-
-
-def _patch_moto_event_account() -> None:
-    try:
-        from moto.events.utils import EventTemplateParser
-    except ImportError:
-        return
-    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
-    if '"account"' not in template and template.startswith('{"id": "<id>",'):
-        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
-            '{"id": "<id>",', '{"id": "<id>", "account": "<account>",', 1
-        )
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block, restoring what was there before."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old

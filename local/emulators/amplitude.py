@@ -6,9 +6,8 @@ client parses (`code`, `error`, `missing_field`, `events_with_invalid_fields`, `
 `events_with_invalid_id_lengths`, `throttled_events`, ...), since the client decides what to retry from them.
 Accepted events are kept in memory, deduplicated by `insert_id` like Amplitude does.
 
-Why no web framework: the stdlib `ThreadingHTTPServer` in a daemon thread needs zero extra dependencies, the
-emulator binds 127.0.0.1 only and serves one route to one test process. Plain HTTP: the client under test uses
-urllib with the URL it is given, so TLS would prove nothing about it.
+It runs on the emulators' shared server (local/emulators/http.py: werkzeug, loopback only). Plain HTTP: the client
+under test uses urllib with the URL it is given, so TLS would prove nothing about it.
 
 Emulator-only conveniences, not part of the Amplitude API: `events`, `received_count`, `duplicates_dropped`,
 `request_log`, `batch_log` (the insert_ids each upload carried, and its answer), `export_state()` / `load_state()`
@@ -21,21 +20,17 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
-from typing import Any, Final, NoReturn, cast
-from urllib.parse import urlsplit
+from typing import Any, Final, NoReturn
 
-from local.loopback_http import LoopbackEmulator, LoopbackHTTPServer
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from local.emulators.http import LoopbackEmulator, json_response
 
 __all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
-
-_log = logging.getLogger(__name__)
 
 DEFAULT_API_KEYS: Final = frozenset({"demo-amplitude-key"})
 HTTP_API_PATH: Final = "/2/httpapi"
@@ -48,18 +43,10 @@ DEFAULT_MIN_ID_LENGTH: Final = 5
 _EPS_THRESHOLD: Final = 30
 # Amplitude drops all-zero device ids (an iOS IDFA with Limit Ad Tracking on) as invalid.
 _ZERO_DEVICE_IDS: Final = frozenset({"00000000-0000-0000-0000-000000000000", "00000000000000000000000000000000"})
-# An idle connection, or a client that stalls mid-request, is dropped after this many seconds.
-_SOCKET_TIMEOUT_SECONDS: Final = 5.0
 
 
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    body: dict[str, Any]
-
-
-def _error(status: int, message: str, **extra: Any) -> _Response:
-    return _Response(status, {"code": status, "error": message, **extra})
+def _error(status: int, message: str, **extra: Any) -> Response:
+    return json_response(status, {"code": status, "error": message, **extra})
 
 
 @dataclass(frozen=True)
@@ -71,8 +58,8 @@ class _Fault:
 class _Rejected(Exception):
     """A request refused as a whole; carries the response."""
 
-    def __init__(self, response: _Response) -> None:
-        super().__init__(response.body.get("error", ""))
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.get_data(as_text=True))
         self.response = response
 
 
@@ -91,114 +78,29 @@ def _event_key(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# HTTP plumbing
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class _Server(LoopbackHTTPServer):
-    def __init__(self, emulator: AmplitudeEmulator) -> None:
-        self.emulator = emulator
-        super().__init__(emulator.requested_port, _Handler, _SOCKET_TIMEOUT_SECONDS, "Amplitude emulator")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "AmplitudeEmulator/1.0"
-    timeout = _SOCKET_TIMEOUT_SECONDS
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        emulator = cast(_Server, self.server).emulator
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or length < 0:
-            # urllib (the client under test) always sends Content-Length; nothing else needs supporting.
-            response = _error(411, "Content-Length required")
-            emulator._log_request(self.command, self.path, response.status)
-            self._write(response)
-            self.close_connection = True
-            return
-        if length > MAX_BODY_BYTES:
-            # Refuse before reading: the body is too large whatever it holds.
-            response = _error(413, "Payload too large")
-            emulator._log_request(self.command, self.path, response.status)
-            self._write(response)
-            self.close_connection = True
-            return
-        body = self.rfile.read(length)
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        response, delay = emulator._handle(self.command, self.path, headers, body)
-        if delay > 0 and emulator._wait_for_stop(delay):
-            self.close_connection = True
-            return  # stopped while delaying: hang up, as a server going away would
-        try:
-            self._write(response)
-        except OSError:
-            # The client gave up (a timeout provoked by delay_next): nothing left to answer.
-            self.close_connection = True
-
-    def _write(self, response: _Response) -> None:
-        payload = json.dumps(response.body).encode()
-        self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("Amplitude emulator: " + format, *args)
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # The emulator
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class AmplitudeEmulator(LoopbackEmulator):
+class AmplitudeEmulator(LoopbackEmulator[_Fault]):
     """Amplitude's HTTP V2 event ingestion on http://127.0.0.1:PORT/2/httpapi, with events kept in memory.
 
     Use as a context manager (or `start()` / `stop()`) and give the client `Config(server_url=emulator.url)`.
     """
 
+    name = "Amplitude emulator"
+    routes = Map([Rule(HTTP_API_PATH, methods=["POST"], endpoint="upload")], strict_slashes=False)
+
     def __init__(self, api_keys: Collection[str] = DEFAULT_API_KEYS, *, port: int = 0) -> None:
         if isinstance(api_keys, str):
             raise TypeError("api_keys is a collection of keys; wrap a single key in a set")
         self.api_keys: frozenset[str] = frozenset(api_keys)
-        self.requested_port = port
-
-        super().__init__()
-        self._lock = threading.RLock()
+        super().__init__(port=port)
         self._events: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str, str]] = set()
         self._received_count = 0
         self._duplicates_dropped = 0
-        self._faults: deque[_Fault] = deque()
-        self._delays: deque[float] = deque()
-        self._request_log: list[tuple[str, str, int]] = []
         self._batch_log: list[tuple[int, tuple[str, ...]]] = []
-        self._faults_served = 0
-        self._delays_served = 0
-
-    # -- lifecycle (start, stop, context manager, port: LoopbackEmulator) --------------------------------------
-
-    def _make_server(self) -> LoopbackHTTPServer:
-        return _Server(self)
 
     # -- addresses ---------------------------------------------------------------------------------------------
 
@@ -236,29 +138,11 @@ class AmplitudeEmulator(LoopbackEmulator):
             return self._duplicates_dropped
 
     @property
-    def request_log(self) -> list[tuple[str, str, int]]:
-        """(method, path without query string, status) of every request answered, oldest first."""
-        with self._lock:
-            return list(self._request_log)
-
-    @property
     def batch_log(self) -> list[tuple[int, tuple[str, ...]]]:
         """(status, insert_ids of its events) of every upload to the HTTP V2 endpoint whose body held an event list,
         oldest first: which sessions each request carried, whatever its answer."""
         with self._lock:
             return list(self._batch_log)
-
-    @property
-    def faults_served(self) -> int:
-        """Uploads answered with a `fail_next()` fault so far (a queued fault nobody triggered is not counted)."""
-        with self._lock:
-            return self._faults_served
-
-    @property
-    def delays_served(self) -> int:
-        """Uploads whose answer a `delay_next()` held back so far."""
-        with self._lock:
-            return self._delays_served
 
     def export_state(self) -> dict[str, Any]:
         """The stored events as JSON-able data, for `load_state()` in a later run (the demo keeps this in
@@ -283,59 +167,34 @@ class AmplitudeEmulator(LoopbackEmulator):
         back for 30 s before retrying; False leaves the list out, so the client retries them after its short
         backoff, which is what a fast test of "429 then success" needs.
         """
-        if count < 0 or not 400 <= status <= 599:
-            raise ValueError("fail_next needs count >= 0 and an error status between 400 and 599")
-        with self._lock:
-            self._faults.extend([_Fault(status, list_throttled_events)] * count)
-
-    def delay_next(self, count: int, seconds: float) -> None:
-        """Hold the response to the next `count` requests for `seconds`, to provoke client timeouts.
-
-        The request is processed first and only its answer is late: the events are stored, so a client that
-        times out and resends them shows Amplitude's insert_id deduplication at work.
-        """
-        if count < 0 or seconds < 0:
-            raise ValueError("delay_next needs count >= 0 and seconds >= 0")
-        with self._lock:
-            self._delays.extend([seconds] * count)
-
-    def reset_faults(self) -> None:
-        """Cancel pending fail_next and delay_next switches."""
-        with self._lock:
-            self._faults.clear()
-            self._delays.clear()
+        if not 400 <= status <= 599:
+            raise ValueError("fail_next needs an error status between 400 and 599")
+        self._queue_faults(_Fault(status, list_throttled_events), count)
 
     # -- request handling --------------------------------------------------------------------------------------
 
-    def _log_request(self, method: str, raw_path: str, status: int) -> None:
-        with self._lock:
-            self._request_log.append((method, urlsplit(raw_path).path, status))
+    def _not_found(self, request: Request) -> Response:
+        return _error(404, f"Not found: the emulator serves only POST {HTTP_API_PATH}")
 
-    def _handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> tuple[_Response, float]:
-        """Answer one request; returns the response and how long to hold it. Called by the HTTP handler."""
-        path = urlsplit(raw_path).path.rstrip("/")
-        delay = 0.0
-        if path != HTTP_API_PATH:
-            response = _error(404, f"Not found: the emulator serves only POST {HTTP_API_PATH}")
-        elif method != "POST":
-            response = _error(405, f"Method {method} not allowed: use POST")
-        else:
-            with self._lock:
-                fault = self._faults.popleft() if self._faults else None
-                delay = self._delays.popleft() if self._delays else 0.0
-                self._faults_served += fault is not None
-                self._delays_served += delay > 0
-            try:
-                response = self._ingest(headers, body, fault)
-            except _Rejected as rejected:
-                response = rejected.response
-            except Exception as exc:
-                # A bug in the emulator, not in the client: answer 500 (which the client retries) and make it loud.
-                _log.exception("Amplitude emulator failed on %s %s", method, path)
-                response = _error(500, f"local Amplitude emulator error: {exc!r}")
-        self._log_request(method, raw_path, response.status)
-        if path == HTTP_API_PATH and method == "POST":
-            self._log_batch(body, response.status)
+    def _method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
+        return _error(405, f"Method {request.method} not allowed: use POST")
+
+    def _internal_error(self, error: Exception) -> Response:
+        # A bug in the emulator, not in the client: 500, which the client retries.
+        return _error(500, f"local Amplitude emulator error: {error!r}")
+
+    def _upload(self, request: Request) -> tuple[Response, float]:
+        """POST /2/httpapi: faults and delays first (they apply to uploads only), then validation and storage.
+        A delayed upload is processed at once and only its answer is late."""
+        body = request.get_data()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "Payload too large"), 0.0  # too large whatever it holds: no switch is spent on it
+        fault, delay = self._take_switches()
+        try:
+            response = self._ingest(request.content_type or "", body, fault)
+        except _Rejected as rejected:
+            response = rejected.response
+        self._log_batch(body, response.status_code)
         return response, delay
 
     def _log_batch(self, body: bytes, status: int) -> None:
@@ -351,8 +210,8 @@ class AmplitudeEmulator(LoopbackEmulator):
         with self._lock:
             self._batch_log.append((status, insert_ids))
 
-    def _ingest(self, headers: Mapping[str, str], body: bytes, fault: _Fault | None) -> _Response:
-        if not headers.get("content-type", "").lower().startswith("application/json"):
+    def _ingest(self, content_type: str, body: bytes, fault: _Fault | None) -> Response:
+        if not content_type.lower().startswith("application/json"):
             _reject(400, "Invalid Content-Type: the HTTP V2 API takes application/json")
         try:
             payload = json.loads(body)
@@ -389,7 +248,7 @@ class AmplitudeEmulator(LoopbackEmulator):
                     self._seen.add(key)
                 self._events.append(copy.deepcopy(event))
             self._duplicates_dropped += duplicates
-        return _Response(
+        return json_response(
             200,
             {
                 "code": 200,
@@ -460,7 +319,7 @@ class AmplitudeEmulator(LoopbackEmulator):
             message = "Invalid field values on some events"
         _reject(400, message, **details)
 
-    def _fault_response(self, fault: _Fault, events: list[Any]) -> _Response:
+    def _fault_response(self, fault: _Fault, events: list[Any]) -> Response:
         if fault.status == 429:
             body: dict[str, Any] = {
                 "code": 429,
@@ -476,7 +335,7 @@ class AmplitudeEmulator(LoopbackEmulator):
                     if isinstance(event, dict) and event.get("device_id"):
                         devices[str(event["device_id"])] = _EPS_THRESHOLD + 1
                 body.update(throttled_users=users, throttled_devices=devices, throttled_events=list(range(len(events))))
-            return _Response(429, body)
+            return json_response(429, body)
         if fault.status == 413:
             return _error(413, "Payload too large")
         return _error(fault.status, f"Injected failure {fault.status} (local Amplitude emulator)")

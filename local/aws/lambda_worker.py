@@ -12,21 +12,21 @@ threads) and talks over a pipe:
 - then, per invocation, the runner sends (event, context fields) and gets ("ok", response) or
   ("error", "Type: message", traceback).
 
-This module stays light on purpose (no moto, no local.stack): it is what every worker process imports first.
+This module stays light on purpose (no moto, no local.aws.stack): it is what every worker process imports first.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from local.environment import apply_environment
 
 
 @dataclass
@@ -44,15 +44,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
-
-
-def apply_environment(wanted: Mapping[str, str], managed: set[str]) -> None:
-    """Set the function's variables; remove the other functions' ones (`managed` minus `wanted`)."""
-    for key in managed:
-        if key in wanted:
-            os.environ[key] = wanted[key]
-        else:
-            os.environ.pop(key, None)
 
 
 def serve(conn: Connection, handler: str, environment: dict[str, str], managed: set[str], log_path: str | None) -> None:

@@ -751,10 +751,10 @@ def render_report_html(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m local.report_html REPORT.json [OUT.html]`: render a saved report (default: next to it)."""
+    """`python -m local.demo.report_html REPORT.json [OUT.html]`: render a saved report (default: next to it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or len(args) > 2:
-        print("usage: python -m local.report_html REPORT.json [OUT.html]", file=sys.stderr)
+        print("usage: python -m local.demo.report_html REPORT.json [OUT.html]", file=sys.stderr)
         return 2
     source = Path(args[0])
     target = Path(args[1]) if len(args) == 2 else source.with_suffix(".html")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.stack import TEMPLATE_PATH, load_template
+from voice_analytics.template import load_template
 
 # Hive primitive types as DuckDB spells them.
 _HIVE_PRIMITIVES = {
@@ -114,7 +114,7 @@ def json_value(value: Any) -> Any:
 
 @functools.cache
 def _repository_template() -> dict[str, Any]:
-    return load_template(TEMPLATE_PATH)
+    return load_template()
 
 
 def _resources(template: Mapping[str, Any] | None, resource_type: str) -> Iterable[tuple[str, dict[str, Any]]]:
