@@ -3,10 +3,10 @@ the SessionCreated queue, drained by concurrent consumers (receive, then delete)
 
     uv run python -m benchmarks.delivery_stress [--puts 3000] [--writers 4] [--consumers 8]
 
-A tool for the 10,000-session burst that lost 4 sessions (README, "Performance and cost"): it tells a loss inside
+A tool for the 10,000-session burst that lost 4 sessions (docs/performance.md): it tells a loss inside
 moto's S3/EventBridge/SQS from one in the runner or the functions. It found moto's DeleteMessage racing
-ReceiveMessage (a "Set changed size during iteration" 500, fixed in local/stack.py); five runs of 3,000 puts with 8
-and 12 consumers lost nothing. Prints one JSON line; exits 1 if a key was never received.
+ReceiveMessage (a "Set changed size during iteration" 500, fixed in local/aws/moto_patches.py); five runs of
+3,000 puts with 8 and 12 consumers lost nothing. Prints one JSON line; exits 1 if a key was never received.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ TARGETS = {
     "redaction.mask_text_per_log_line.added_us": ("<", 5.0),
     "redaction.adversarial_100k_ms": ("<", 150.0),
     "export.p99_ms": ("<", 100.0),
-    # Issue 4's figure: event-loop time of the collector's handlers per final utterance (median).
+    # The collector's figure: event-loop time of the collector's handlers per final utterance (median).
     "collector.event_loop_us_per_utterance.p50": ("<", 50.0),
     "pipeline.sessions_per_s": (">=", 15.0),
     "pipeline.end_to_end_p95_ms": ("<", 1000.0),

@@ -20,6 +20,10 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Analytics and lead routing for the LiveKit voice agent."""
+    from functions.common.redaction import install_log_masking
+
+    # Every command may log S3 keys, queue messages or Salesforce errors: mask personal data in every log line.
+    install_log_masking()
 
 
 @app.command()

@@ -41,3 +41,18 @@ def test_signals_does_not_import_livekit() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout)["team_size"] == 5
     assert result.stderr.strip() == "[]"
+
+
+def test_every_command_masks_personal_data_in_the_log_lines_of_its_process() -> None:
+    """The CLI's callback installs log masking before any subcommand runs (spool, doctor, redrive and replay log S3
+    keys, queue messages and Salesforce errors); nothing else in the command's process installs it."""
+    probe = (
+        "import io, logging, sys\n"
+        "logging.basicConfig(stream=sys.stderr, format='%(message)s')\n"
+        "sys.stdin = io.StringIO('')\n"
+        "from voice_analytics.cli import app\n"
+        "try:\n    app(['signals'])\nexcept SystemExit:\n    pass\n"
+        "logging.getLogger('voice_analytics').warning('retry for dana.lee@example.com at +1 415 555 0123')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stderr.strip() == "retry for [email] at [phone]"
