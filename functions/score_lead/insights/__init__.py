@@ -3,7 +3,9 @@
 `build_insights` runs the configured provider (`INSIGHTS_PROVIDER`, template parameter `InsightsProvider`). The
 `bedrock` provider falls back to `local` (method "local", with `fallback_reason`) when the session has no transcript
 to send, when the invocation has too little time left for a Bedrock call at its worst (every allowed attempt
-timing out), or when the call fails in any way; each fallback is logged and counted (`InsightsFallbacks`).
+timing out), or when the call fails in any way. Each fallback is logged (a warning with the reason) and kept in the
+scored record (`insights.fallback_reason`, so Athena counts them); no custom metric is sent for it (each costs
+$0.30 a month, and no alarm would read it: the insights are still there, from the local provider).
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from functions.common.insights import Insights
 from functions.score_lead.insights.bedrock import BedrockInsightsProvider, InsightsProviderError
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["InsightsProvider", "build_insights", "worst_case_seconds"]
 
 logger = Logger(child=True)
-metrics = Metrics()
 # Time kept for what follows the insights in an invocation: writing the scored record and putting the event.
 RESERVE_SECONDS = 5.0
 
@@ -66,7 +66,6 @@ def build_insights(
         "Bedrock insights not used; local insights instead",
         extra={"session_id": record.session_id, "model_id": settings.insights_model_id, "reason": reason},
     )
-    metrics.add_metric(name="InsightsFallbacks", unit=MetricUnit.Count, value=1)
     return LOCAL.insights(facts, fallback_reason=reason)
 
 
