@@ -4,7 +4,8 @@
   taxonomy's adjustments for words that mean something else in a sales call. Scored sentence by sentence: VADER's
   cost grows faster than the text on long inputs, and a turn's polarity is the mean of its opinionated sentences.
 - Topics, competitors, objections, risk and follow-up cues: the taxonomy's phrases in the caller's safe words, the
-  knowledge searches' categories and queries, and the detector's signals.
+  knowledge searches' categories and queries, and the detector's signals. An objection is a caller sentence with an
+  objection cue, or a clearly negative one about a topic or a competitor.
 - Unanswered questions: knowledge searches that failed or found nothing (their query), and caller questions the
   agent deflected ("I'm not sure, a colleague will get back to you").
 - Summary: extractive, two or three sentences: the caller and what they asked about (from the signals and topics),
@@ -125,7 +126,10 @@ def read_call(facts: CallFacts, terms: Taxonomy) -> Reading:
             continue  # a knowledge query says what was asked, not what the caller felt or wanted
         if found:
             naming.append(sentence)
-        if terms.cues["objection"].find(words):
+        # An objection: its cue ("too expensive", "doesn't support"), or clear displeasure about a product topic or a
+        # competitor ("your pricing is ridiculous").
+        about_something = bool(found) or bool(terms.topic_phrases.find(words))
+        if terms.cues["objection"].find(words) or (about_something and polarity(sentence.text) <= UNHAPPY):
             objections.append(sentence)
         if any(not _negated(words, position, negations) for position, _ in terms.cues["cancel"].find(words)):
             cancel.append(sentence)
