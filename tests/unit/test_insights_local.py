@@ -138,9 +138,9 @@ def test_a_full_transcript_leaves_no_contact_data_or_unredacted_words_in_the_ins
     turns = [
         (CALLER, "I'm Dana Lee from Acme Legal, my number is 415 555 0123, mail dana.lee@example.com please."),
         (AGENT, "Thanks Dana. How can I help?"),
-        (CALLER, "Dana here again: Acme Legal finds your pricing too expensive, DocuSign is cheaper. Call me back."),
+        (CALLER, "Dana here: Acme Legal finds your pricing too expensive, call me on 415 555 0123 about DocuSign."),
         (AGENT, "I'm not sure about discounts, a colleague will get back to you."),
-        (CALLER, "Can Acme Legal get a discount? My card is 4242 4242 4242 4242."),
+        (CALLER, "Can Acme Legal get a discount if we pay by card 4242 4242 4242 4242?"),
         (AGENT, "I don't know, I'm afraid."),
     ]
     insights = insights_of(turns, mode="full", contact=CONTACT, tools=[search("dana lee discount", "pricing", found=0)])
