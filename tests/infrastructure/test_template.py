@@ -1051,3 +1051,15 @@ def test_the_cancel_risk_subscription_receives_cancel_risks_only(template: dict[
     assert properties["FilterPolicyScope"] == "MessageAttributes"
     assert properties["FilterPolicy"] == {"alert_type": ["cancel_risk"]}
     assert "FilterPolicy" not in template["Resources"]["HotLeadEmailSubscription"]["Properties"]  # every alert
+
+
+def test_a_bedrock_insights_call_at_its_worst_fits_in_score_leads_timeout(template: dict[str, Any]) -> None:
+    """Every allowed attempt timing out, plus the reserve for writing the scored record and putting the event, is
+    shorter than the function's timeout; within a batch, score_lead skips the call when less time is left."""
+    from functions.common.settings import ScoreLeadSettings
+    from functions.score_lead.insights import RESERVE_SECONDS, worst_case_seconds
+
+    timeout = function_timeout(template, functions(template)["ScoreLeadFunction"])
+    defaults = ScoreLeadSettings()
+    assert worst_case_seconds(defaults) + RESERVE_SECONDS < timeout
+    assert worst_case_seconds(defaults) == defaults.insights_attempts * (2.0 + defaults.insights_timeout_seconds)

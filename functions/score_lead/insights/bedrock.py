@@ -19,6 +19,7 @@ import json
 from typing import Annotated, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.common.insights import (
@@ -213,7 +214,7 @@ class BedrockInsightsProvider:
                 toolConfig=tool_config(terms),
                 inferenceConfig={"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
             )
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, ClientError, ResponseParserError) as error:
             raise InsightsProviderError(describe_client_error(error, self.attempts)) from error
         try:
             answer = parse_answer(_tool_input(response), terms)
