@@ -8,6 +8,7 @@ from typing import Any
 
 from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
+from functions.common.insights import SUMMARY_CHARS
 from functions.common.record_parts import Industry  # not from record: see record_parts (cold start)
 from functions.common.salesforce import SalesforceCallError, SalesforceGateway
 from functions.common.sanitise import plain_text, single_line, truncate
@@ -27,7 +28,7 @@ TASK_LIMITS = {"Subject": 255, "Description": 32000}
 GRADE_LENGTH = 1
 SESSION_ID_LENGTH = 128
 INTEGRATIONS_LENGTH = 255
-# Each line the insights add to a description: one line, this long at most (the insights' own limits are 200-700).
+# Each line the insights add to a description: one line, this long at most (the summary: its own limit, 700).
 INSIGHT_LINE_LENGTH = 300
 UNKNOWN_LAST_NAME = "Unknown caller"
 UNKNOWN_COMPANY = "Unknown company"
@@ -97,7 +98,7 @@ def describe_insights(detail: LeadScoredDetail) -> list[str]:
 
     next_step = {"meeting_booked": "meeting booked", "follow_up": "follow up", "none": "none agreed"}
     lines = [
-        f"Summary: {line(insights.summary)}",
+        f"Summary: {_text(insights.summary, SUMMARY_CHARS)}",
         f"Next step: {next_step[insights.next_step]}",
     ]
     if insights.risk.cancel_intent or insights.risk.churn_risk:

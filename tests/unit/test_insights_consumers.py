@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 from functions.amplitude_events.logic import CALL_ENDED, build_events
+from functions.common.insights import SUMMARY_CHARS
 from functions.common.settings import SalesforceSyncSettings
 from functions.hot_lead_alert.logic import alert_types, compose_alert
-from functions.salesforce_sync.logic import INSIGHT_LINE_LENGTH, lead_fields, task_fields
+from functions.salesforce_sync.logic import lead_fields, task_fields
 from tests.unit.calls import (
     ANGRY_WITH_COMPETITOR,
     CALLER,
@@ -68,7 +69,7 @@ def test_insights_lines_in_the_description_are_single_lines_of_bounded_length_wi
 
     [summary] = [line for line in description.splitlines() if line.startswith("Summary:")]
     assert summary.startswith("Summary: first line second line evil word")
-    assert len(summary) <= len("Summary: ") + INSIGHT_LINE_LENGTH
+    assert len(summary) <= len("Summary: ") + SUMMARY_CHARS
     assert "\u202e" not in description and "\r" not in description and "\t" not in description
     assert "- a b evil word" in description
 
