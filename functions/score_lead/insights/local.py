@@ -57,6 +57,15 @@ def polarity(sentence: str) -> float:
     return float(ANALYZER.polarity_scores(sentence)["compound"])
 
 
+class Polarities(dict[str, float]):
+    """VADER's compound score of each sentence of one session, computed once (sentiment, objections and the
+    summary all read it); one per session, so no caller's words outlive it."""
+
+    def __missing__(self, sentence: str) -> float:
+        self[sentence] = score = polarity(sentence)
+        return score
+
+
 def short(text: str, limit: int = QUOTE_CHARS) -> str:
     return truncate(single_line(text), min(limit, TEXT_CHARS))
 
@@ -64,13 +73,13 @@ def short(text: str, limit: int = QUOTE_CHARS) -> str:
 # ------------------------------------------------------------------------------------------------ sentiment
 
 
-def sentiment(facts: CallFacts) -> Sentiment:
+def sentiment(facts: CallFacts, polarities: Polarities) -> Sentiment:
     if facts.source == "signals":
         return Sentiment(reason="no transcript to score (transcript_mode off)")
     turn_scores: list[TurnSentiment] = []
     opinionated: list[float] = []
     for index, text in facts.caller:
-        scores = [polarity(sentence) for sentence in split_sentences(text)]
+        scores = [polarities[sentence] for sentence in split_sentences(text)]
         strong = [score for score in scores if abs(score) >= NEUTRAL]
         opinionated += strong
         turn_scores.append(TurnSentiment(turn_index=index, score=mean(strong) or 0.0))
@@ -105,7 +114,7 @@ def _negated(words: list[str], position: int, negations: frozenset[str]) -> bool
     return any(word in negations for word in words[max(0, position - 3) : position])
 
 
-def read_call(facts: CallFacts, terms: Taxonomy) -> Reading:
+def read_call(facts: CallFacts, terms: Taxonomy, polarities: Polarities) -> Reading:
     topics: list[str] = []
     competitors: list[str] = []
     objections: list[Sentence] = []
@@ -129,7 +138,7 @@ def read_call(facts: CallFacts, terms: Taxonomy) -> Reading:
         # An objection: its cue ("too expensive", "doesn't support"), or clear displeasure about a product topic or a
         # competitor ("your pricing is ridiculous").
         about_something = bool(found) or bool(terms.topic_phrases.find(words))
-        if terms.cues["objection"].find(words) or (about_something and polarity(sentence.text) <= UNHAPPY):
+        if terms.cues["objection"].find(words) or (about_something and polarities[sentence.text] <= UNHAPPY):
             objections.append(sentence)
         if any(not _negated(words, position, negations) for position, _ in terms.cues["cancel"].find(words)):
             cancel.append(sentence)
@@ -273,7 +282,7 @@ def _who(facts: CallFacts) -> str:
     return " ".join([subject, *details])
 
 
-def _key_sentence(facts: CallFacts, reading: Reading, terms: Taxonomy) -> str | None:
+def _key_sentence(facts: CallFacts, reading: Reading, terms: Taxonomy, polarities: Polarities) -> str | None:
     """The caller sentence that says the most: cues, competitors, topics and strong feeling count; the earliest
     wins a tie. Sentences that are mostly masks or too short to stand alone are passed over."""
     weighty = {*reading.objections, *reading.cancel, *reading.churn}
@@ -284,7 +293,7 @@ def _key_sentence(facts: CallFacts, reading: Reading, terms: Taxonomy) -> str | 
             continue
         weight = 2.0 * (sentence in weighty)
         weight += len(terms.competitor_phrases.find(words)) + len(terms.topic_phrases.find(words))
-        weight += abs(polarity(sentence.text))
+        weight += abs(polarities[sentence.text])
         if weight > 0.5 and (best is None or weight > best[0]):
             best = (weight, sentence.text)
     return best[1] if best else None
@@ -323,7 +332,13 @@ def _outcome(facts: CallFacts, reading: Reading, step: NextStep, mood: Sentiment
 
 
 def summary(
-    facts: CallFacts, reading: Reading, terms: Taxonomy, step: NextStep, mood: Sentiment, unanswered: int
+    facts: CallFacts,
+    reading: Reading,
+    terms: Taxonomy,
+    step: NextStep,
+    mood: Sentiment,
+    polarities: Polarities,
+    unanswered: int,
 ) -> str:
     first = _who(facts)
     asked = [terms.label(topic) for topic in reading.topics]
@@ -335,7 +350,7 @@ def summary(
         clauses.append(f"mentioned {_list(named)}")
     first += (" " + " and ".join(clauses) if clauses else " shared nothing about their needs") + "."
     sentences = [first]
-    key = _key_sentence(facts, reading, terms) if facts.source == "transcript" else None
+    key = _key_sentence(facts, reading, terms, polarities) if facts.source == "transcript" else None
     if key:
         sentences.append(f'In their words: "{short(key).rstrip(".")}".')
     sentences.append(_outcome(facts, reading, step, mood, unanswered))
@@ -354,15 +369,16 @@ class LocalInsightsProvider:
 
     def insights(self, facts: CallFacts, fallback_reason: str | None = None) -> Insights:
         terms = taxonomy()
-        mood = sentiment(facts)
-        reading = read_call(facts, terms)
+        polarities = Polarities()
+        mood = sentiment(facts, polarities)
+        reading = read_call(facts, terms, polarities)
         unanswered = unanswered_questions(facts, terms)
         step = next_step(facts, unanswered, reading)
         return Insights(
             method="local",
             fallback_reason=short(fallback_reason, TEXT_CHARS) if fallback_reason else None,
             source="signals" if facts.source == "signals" else "transcript",
-            summary=summary(facts, reading, terms, step, mood, len(unanswered)),
+            summary=summary(facts, reading, terms, step, mood, polarities, len(unanswered)),
             sentiment=mood,
             topics=reading.topics,
             competitors=reading.competitors,
