@@ -216,8 +216,10 @@ def test_the_taxonomy_defines_the_required_topics_and_competitors() -> None:
         (lambda data: data["cues"].pop("cancel"), r"\[cues\] must hold"),
         (lambda data: data["sentiment"].update({"awful": 9}), "from -4 to 4"),
         (lambda data: data["topics"]["api"].update({"phrases": ["api", "api"]}), "twice"),
+        (lambda data: data["topics"]["api"].update({"signals": ["budget"]}), r"signals must be among"),
+        (lambda data: data["cues"].update({"negation": ["not", "by no means"]}), "single lower-case words"),
     ],
-    ids=["id", "competitor-topic", "phrase", "cue-list", "lexicon", "duplicate"],
+    ids=["id", "competitor-topic", "phrase", "cue-list", "lexicon", "duplicate", "signal", "negation-word"],
 )
 def test_a_broken_taxonomy_stops_the_import_naming_the_entry(change: Any, message: str) -> None:
     data = tomllib.loads(TAXONOMY_PATH.read_text(encoding="utf-8"))

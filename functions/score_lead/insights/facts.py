@@ -69,7 +69,19 @@ class CallFacts:
     team_size: int | None
     monthly_volume: int | None
     integrations: tuple[str, ...]
+    urgency: str | None
     metrics: CallMetrics
+
+    @property
+    def signals(self) -> dict[str, object]:
+        """The detector's signals by the session record's field names (what a taxonomy topic's `signals` name)."""
+        return {
+            "team_size": self.team_size,
+            "monthly_volume": self.monthly_volume,
+            "integrations": self.integrations,
+            "urgency": self.urgency,
+            "industry": self.industry,
+        }
 
     def caller_sentences(self) -> list[Sentence]:
         return [
@@ -202,6 +214,7 @@ def call_facts(record: SessionRecord) -> CallFacts:
         team_size=signals.team_size,
         monthly_volume=signals.monthly_volume,
         integrations=tuple(signals.integrations),
+        urgency=signals.urgency,
         metrics=call_metrics(record, caller, agent, failed),
     )
 

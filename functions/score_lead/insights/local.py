@@ -122,7 +122,6 @@ def read_call(facts: CallFacts, terms: Taxonomy, polarities: Polarities) -> Read
     churn: list[Sentence] = []
     naming: list[Sentence] = []
     follow_up_asked = False
-    negations = frozenset(word for phrase, _ in _phrases(terms, "negation") for word in phrase)
     texts = [*facts.caller_sentences(), *(Sentence(-1, k.query) for k in facts.knowledge if k.query)]
     for sentence in texts:
         words = tokens(sentence.text)
@@ -140,15 +139,15 @@ def read_call(facts: CallFacts, terms: Taxonomy, polarities: Polarities) -> Read
         about_something = bool(found) or bool(terms.topic_phrases.find(words))
         if terms.cues["objection"].find(words) or (about_something and polarities[sentence.text] <= UNHAPPY):
             objections.append(sentence)
-        if any(not _negated(words, position, negations) for position, _ in terms.cues["cancel"].find(words)):
+        if any(not _negated(words, position, terms.negations) for position, _ in terms.cues["cancel"].find(words)):
             cancel.append(sentence)
         if terms.cues["churn"].find(words):
             churn.append(sentence)
         follow_up_asked = follow_up_asked or bool(terms.cues["follow_up"].find(words))
     for outcome in facts.knowledge:
         topics += [entry.id for entry in terms.topics.values() if outcome.category in entry.categories]
-    if facts.integrations:
-        topics += [entry.id for entry in terms.topics.values() if "integrations" in entry.signals]
+    found_signals = {name for name, value in facts.signals.items() if value not in (None, (), "")}
+    topics += [entry.id for entry in terms.topics.values() if found_signals & set(entry.signals)]
     return Reading(
         topics=list(dict.fromkeys(topics))[:MAX_IDS],
         competitors=list(dict.fromkeys(competitors))[:MAX_IDS],
@@ -158,10 +157,6 @@ def read_call(facts: CallFacts, terms: Taxonomy, polarities: Polarities) -> Read
         naming_competitors=naming,
         follow_up_asked=follow_up_asked,
     )
-
-
-def _phrases(terms: Taxonomy, cue: str) -> list[tuple[tuple[str, ...], str]]:
-    return [item for candidates in terms.cues[cue].by_first.values() for item in candidates]
 
 
 def _is_question(sentence: str, terms: Taxonomy) -> bool:

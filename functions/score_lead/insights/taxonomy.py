@@ -24,6 +24,10 @@ TAXONOMY_PATH = Path(__file__).with_name("taxonomy.toml")
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ID = re.compile(TAXONOMY_ID)
 CUE_LISTS = ("objection", "cancel", "churn", "follow_up", "deflection", "negation", "question_starts")
+# Cue lists of single words, looked up as sets; the others are phrase lists.
+WORD_LISTS = ("negation", "question_starts")
+# The session record's signals a topic may name in `signals`.
+SIGNAL_FIELDS = frozenset({"team_size", "monthly_volume", "integrations", "urgency", "industry"})
 COACHING_THRESHOLDS = (
     "agent_talk_share_above",
     "response_latency_p95_ms_above",
@@ -95,6 +99,7 @@ class Taxonomy:
     topic_phrases: PhraseIndex
     competitor_phrases: PhraseIndex
     cues: Mapping[str, PhraseIndex]
+    negations: frozenset[str]
     question_starts: frozenset[str]
     sentiment_lexicon: Mapping[str, float]
     coaching: Mapping[str, float]
@@ -110,6 +115,13 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise TaxonomyError(f"{TAXONOMY_PATH.name}: {where} lists an entry twice")
     return tuple(value)
+
+
+def _words(value: Any, where: str) -> frozenset[str]:
+    words = _strings(value, where)
+    if any(tokens(word) != [word] for word in words):
+        raise TaxonomyError(f"{TAXONOMY_PATH.name}: {where} must hold single lower-case words")
+    return frozenset(words)
 
 
 def _entries(section: Any, kind: str) -> dict[str, Entry]:
@@ -130,6 +142,8 @@ def _entries(section: Any, kind: str) -> dict[str, Entry]:
             categories=_strings(body["categories"], f"{where} categories") if body.get("categories") else (),
             signals=_strings(body["signals"], f"{where} signals") if body.get("signals") else (),
         )
+        if not set(entries[entry_id].signals) <= SIGNAL_FIELDS:
+            raise TaxonomyError(f"{TAXONOMY_PATH.name}: {where} signals must be among {sorted(SIGNAL_FIELDS)}")
         _strings(body.get("phrases"), f"{where} phrases")
     return entries
 
@@ -168,9 +182,10 @@ def parse_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
         cues={
             name: PhraseIndex.build(((cue, name) for cue in _strings(cues[name], f"[cues] {name}")), f"[cues] {name}")
             for name in CUE_LISTS
-            if name != "question_starts"
+            if name not in WORD_LISTS
         },
-        question_starts=frozenset(_strings(cues["question_starts"], "[cues] question_starts")),
+        negations=_words(cues["negation"], "[cues] negation"),
+        question_starts=_words(cues["question_starts"], "[cues] question_starts"),
         sentiment_lexicon={word: float(value) for word, value in lexicon.items()},
         coaching={name: float(value) for name, value in coaching.items()},
     )
