@@ -31,6 +31,9 @@ TARGETS = {
     "redaction.mask_text_per_log_line.added_us": ("<", 5.0),
     "redaction.adversarial_100k_ms": ("<", 150.0),
     "export.p99_ms": ("<", 100.0),
+    # score_lead's local insights provider, per session of the bundled calls (benchmarks/insights_bench.py): a small
+    # share of score_lead's time per record (tens of ms with S3 and EventBridge).
+    "insights.per_session_ms.p95": ("<", 10.0),
     # The collector's figure: event-loop time of the collector's handlers per final utterance (median).
     "collector.event_loop_us_per_utterance.p50": ("<", 50.0),
     "pipeline.sessions_per_s": (">=", 15.0),
@@ -53,7 +56,15 @@ def _machine() -> dict[str, Any]:
 
 
 def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
-    from benchmarks import collector_bench, export_bench, handlers_bench, pipeline_bench, redaction_bench, signals_bench
+    from benchmarks import (
+        collector_bench,
+        export_bench,
+        handlers_bench,
+        insights_bench,
+        pipeline_bench,
+        redaction_bench,
+        signals_bench,
+    )
     from voice_analytics.cost import assumptions_from_template, monthly_cost, target_verdict
 
     console = Console(stderr=True)
@@ -61,6 +72,8 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     signals = signals_bench.run()
     console.print("redaction …")
     redaction = redaction_bench.run()
+    console.print("insights (local provider, per session) …")
+    insights = insights_bench.run()
     console.print("export …")
     export = asyncio.run(export_bench.bench_export(300))
     console.print("collector …")
@@ -85,6 +98,7 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
         "quick": quick,
         "signals": signals,
         "redaction": redaction,
+        "insights": insights,
         "export": {
             "p50_ms": export["validate_gzip_put_ms"]["p50"],
             "p99_ms": export["validate_gzip_put_ms"]["p99"],

@@ -54,6 +54,22 @@ def build_events(detail: LeadScoredDetail) -> list[AnalyticsEvent]:
         )
 
     usage = detail.usage
+    # The call's insights as product analytics: figures and taxonomy ids only, never the caller's words.
+    insights = detail.insights
+    insight_properties: dict[str, Any] = {}
+    if insights is not None:
+        insight_properties = {
+            "sentiment_overall": insights.sentiment.overall,
+            "sentiment_start": insights.sentiment.start,
+            "sentiment_end": insights.sentiment.end,
+            "topics": insights.topics,
+            "competitors": insights.competitors,
+            "next_step": insights.next_step,
+            "cancel_intent": insights.risk.cancel_intent,
+            "churn_risk": insights.risk.churn_risk,
+            "unanswered_questions": len(insights.unanswered_questions),
+            "insights_method": insights.method,
+        }
     events = [
         event(
             CALL_ENDED,
@@ -74,6 +90,7 @@ def build_events(detail: LeadScoredDetail) -> list[AnalyticsEvent]:
                 "llm_ttft_p50_ms": usage.llm_ttft_p50_ms,
                 "tts_ttfb_p50_ms": usage.tts_ttfb_p50_ms,
                 "end_of_utterance_delay_p50_ms": usage.end_of_utterance_delay_p50_ms,
+                **insight_properties,
             },
         ),
         event(

@@ -56,16 +56,23 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=DEFAULT_CONFIG)
 
 
-def bedrock_runtime_client(timeout_seconds: float) -> Any:
-    """A Bedrock Runtime client whose read timeout bounds an LLM scoring call (one retry at most)."""
-    return _bedrock_runtime_client(timeout_seconds)
+def bedrock_runtime_client(timeout_seconds: float, connect_timeout_seconds: float = 5.0, attempts: int = 2) -> Any:
+    """A Bedrock Runtime client whose timeouts bound a Converse call: at most `attempts` tries in all (botocore's
+    standard mode retries throttling, 5xx and read timeouts, each retry billed again), each connecting within
+    `connect_timeout_seconds` and reading within `timeout_seconds` (botocore's default read timeout is 60 s)."""
+    return _bedrock_runtime_client(timeout_seconds, connect_timeout_seconds, attempts)
+
+
+def bedrock_runtime_config(timeout_seconds: float, connect_timeout_seconds: float, attempts: int) -> Config:
+    return Config(
+        connect_timeout=min(connect_timeout_seconds, timeout_seconds),
+        read_timeout=timeout_seconds,
+        retries={"mode": "standard", "total_max_attempts": attempts},
+    )
 
 
 @cache
-def _bedrock_runtime_client(timeout_seconds: float) -> Any:
-    config = Config(
-        connect_timeout=min(5.0, timeout_seconds),
-        read_timeout=timeout_seconds,
-        retries={"mode": "standard", "max_attempts": 2},
+def _bedrock_runtime_client(timeout_seconds: float, connect_timeout_seconds: float, attempts: int) -> Any:
+    return boto3.client(
+        "bedrock-runtime", config=bedrock_runtime_config(timeout_seconds, connect_timeout_seconds, attempts)
     )
-    return boto3.client("bedrock-runtime", config=config)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from functions.common.failures import PermanentFailure
+from functions.common.insights import Insights
 from functions.common.record_parts import Contact, EndReason, Industry, describe_validation_error  # see record_parts
 from functions.common.scoring import Grade, LeadScore, ScoringMethod, booked_meeting, is_knowledge_search
 
@@ -129,6 +130,13 @@ class LeadScoredDetail(_Detail):
     usage: UsageSummary
     session_object: S3Location
     scored_object: S3Location
+    # The call's insights without the per-turn sentiment (functions/common/insights.py). Absent from events put
+    # before insights existed, which an archive replay may still deliver.
+    insights: Insights | None = None
+
+    @property
+    def cancel_risk(self) -> bool:
+        return self.insights is not None and self.insights.risk.cancel_intent
 
 
 class LeadScoredEvent(EventBridgeModel):
@@ -220,6 +228,7 @@ def build_lead_scored_detail(
     session_object: S3Location,
     scored_object: S3Location,
     scored_at: datetime | None = None,
+    insights: Insights | None = None,
 ) -> LeadScoredDetail:
     """Summarise a scored session into the event detail, within `MAX_DETAIL_BYTES`."""
     signals = record.signals
@@ -262,4 +271,5 @@ def build_lead_scored_detail(
         usage=_usage(record),
         session_object=session_object,
         scored_object=scored_object,
+        insights=insights,
     )

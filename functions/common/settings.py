@@ -9,7 +9,7 @@ the small env-to-model mapping itself and pydantic does the type coercion ("5" -
 
 import os
 from functools import cache
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,15 @@ class ScoreLeadSettings(_Settings):
     llm_scoring_enabled: bool = False
     llm_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     llm_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # Call insights (functions/score_lead/insights/): `local` (VADER and the taxonomy, offline) or `bedrock`
+    # (Converse, falling back to local). A Bedrock call may take insights_attempts x (connect + read timeout) at
+    # worst; score_lead skips it when the invocation has less time left than that (plus a reserve).
+    insights_provider: Literal["local", "bedrock"] = "local"
+    insights_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    insights_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+    insights_connect_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 2.0
+    # Attempts in all (botocore's standard retry mode: throttling, 5xx and read timeouts are retried).
+    insights_attempts: Annotated[int, Field(ge=1, le=3)] = 2
     # Compressed object size limit, and a hard cap on what decompression may produce (gzip-bomb guard).
     max_record_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     max_decompressed_bytes: Annotated[int, Field(ge=1024)] = 5 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""hot_lead_alert: SQS ("Lead Scored", hot only) -> one SNS message a sales rep can act on."""
+"""hot_lead_alert: SQS ("Lead Scored", hot or cancel risk only) -> one SNS message someone can act on."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import lambda_kit
 from functions.common.settings import hot_lead_alert_settings
-from functions.hot_lead_alert.logic import compose_alert, publish_alert
+from functions.hot_lead_alert.logic import alert_types, compose_alert, publish_alert
 
 CONSUMER = "hot_lead_alert"
 
@@ -24,8 +24,12 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 @kit.once_per_session
 def alert_once(*, session_id: str, detail: LeadScoredDetail) -> dict[str, Any]:
     """Publish the alert once per session, keyed on the session id."""
-    message_id = publish_alert(sns_client(), settings.hot_lead_topic_arn, compose_alert(detail))
-    logger.info("Hot-lead alert published", extra={"session_id": session_id, "sns_message_id": message_id})
+    alert = compose_alert(detail)
+    message_id = publish_alert(sns_client(), settings.hot_lead_topic_arn, alert)
+    logger.info(
+        "Hot-lead alert published",
+        extra={"session_id": session_id, "sns_message_id": message_id, "alert_types": list(alert.types)},
+    )
     return {"session_id": session_id, "sns_message_id": message_id}
 
 
@@ -37,9 +41,9 @@ def record_handler(record: SQSRecord) -> None:
     except PermanentFailure as failure:
         dead_letter(record, failure, CONSUMER, settings.dead_letter_queue_url, logger, metrics)
         return
-    if not detail.hot:
-        # The rule filters on detail.hot already; this guards against a rule edited by hand.
-        logger.info("Lead is not hot; no alert", extra={"session_id": detail.session_id})
+    if not alert_types(detail):
+        # The rule filters on detail.hot and the cancel intent already; this guards against a rule edited by hand.
+        logger.info("Lead is not hot and shows no cancel intent; no alert", extra={"session_id": detail.session_id})
         return
     alert_once(session_id=detail.session_id, detail=detail)
 

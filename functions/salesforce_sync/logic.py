@@ -8,6 +8,7 @@ from typing import Any
 
 from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
+from functions.common.insights import SUMMARY_CHARS
 from functions.common.record_parts import Industry  # not from record: see record_parts (cold start)
 from functions.common.salesforce import SalesforceCallError, SalesforceGateway
 from functions.common.sanitise import plain_text, single_line, truncate
@@ -27,6 +28,8 @@ TASK_LIMITS = {"Subject": 255, "Description": 32000}
 GRADE_LENGTH = 1
 SESSION_ID_LENGTH = 128
 INTEGRATIONS_LENGTH = 255
+# Each line the insights add to a description: one line, this long at most (the summary: its own limit, 700).
+INSIGHT_LINE_LENGTH = 300
 UNKNOWN_LAST_NAME = "Unknown caller"
 UNKNOWN_COMPANY = "Unknown company"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -84,13 +87,44 @@ def valid_email(email: str | None) -> str | None:
     return cleaned if len(cleaned) <= LEAD_LIMITS["Email"] and _EMAIL.match(cleaned) else None
 
 
+def describe_insights(detail: LeadScoredDetail) -> list[str]:
+    """The call's insights as a rep reads them: summary, next step, objections, unanswered questions, risk."""
+    insights = detail.insights
+    if insights is None:
+        return []
+
+    def line(text: str) -> str:
+        return _text(text, INSIGHT_LINE_LENGTH)
+
+    next_step = {"meeting_booked": "meeting booked", "follow_up": "follow up", "none": "none agreed"}
+    lines = [
+        f"Summary: {_text(insights.summary, SUMMARY_CHARS)}",
+        f"Next step: {next_step[insights.next_step]}",
+    ]
+    if insights.risk.cancel_intent or insights.risk.churn_risk:
+        risk = "CANCEL INTENT" if insights.risk.cancel_intent else "churn risk"
+        evidence = "; ".join(f'"{item}"' for item in insights.risk.evidence)
+        lines.append(line(f"Risk: {risk}" + (f" ({evidence})" if evidence else "")))
+    if insights.objections:
+        lines += ["Objections:", *[f"- {line(item)}" for item in insights.objections]]
+    if insights.unanswered_questions:
+        lines += ["Unanswered questions:", *[f"- {line(item)}" for item in insights.unanswered_questions]]
+    overall = insights.sentiment.overall
+    mood = f"sentiment {overall:+.2f}" if overall is not None else "sentiment not scored"
+    about = ", ".join([*insights.topics, *insights.competitors]) or "-"
+    lines.append(line(f"Call: {mood}; topics and competitors: {about}; insights by {insights.method}"))
+    return [*lines, ""]
+
+
 def describe(detail: LeadScoredDetail) -> str:
-    """The text a rep reads on the Lead and the Task: score, reasons, quotes, meeting, where the record is."""
+    """The text a rep reads on the Lead and the Task: the call's summary and next step first, then score,
+    reasons, quotes, meeting, where the record is."""
     started = detail.started_at.strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Voice agent call {detail.session_id} on {started} ({round(detail.duration_s)} s, {detail.end_reason.value})",
         f"Score {detail.score}/100, grade {detail.grade}{', HOT LEAD' if detail.hot else ''}",
         "",
+        *describe_insights(detail),
         "Why:",
         *[f"- {reason}" for reason in detail.reasons],
     ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import events_client, s3_client
 from functions.common.cold_start import init_done
@@ -28,15 +30,18 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 
 @kit.once_per_session
-def score_once(*, session_id: str, record: SessionRecord, source: S3Location) -> dict[str, Any]:
+def score_once(
+    *, session_id: str, record: SessionRecord, source: S3Location, deadline: float | None = None
+) -> dict[str, Any]:
     """Score and publish a session once, keyed on the session id (never on the delivery's message id)."""
-    detail = score_and_publish(record, source, settings, s3_client(), events_client())
+    detail = score_and_publish(record, source, settings, s3_client(), events_client(), deadline)
     return {"session_id": session_id, "score": detail.score, "grade": detail.grade, "hot": detail.hot}
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword)."""
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """One SQS message; the parameter must be called `record` (BatchProcessor passes it by keyword, and the
+    invocation's context as `lambda_context`, whose remaining time bounds a Bedrock insights call)."""
     try:
         notification = parse(event=record.json_body, model=S3EventNotificationEventBridgeModel)
     except (ValidationError, ValueError) as error:
@@ -71,7 +76,10 @@ def record_handler(record: SQSRecord) -> None:
         return
     logger.append_keys(session_id=session.session_id)
     try:
-        score_once(session_id=session.session_id, record=session, source=loaded.location)
+        deadline = None
+        if lambda_context is not None:
+            deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000
+        score_once(session_id=session.session_id, record=session, source=loaded.location, deadline=deadline)
     finally:
         logger.remove_keys(["session_id"])
 

@@ -18,9 +18,11 @@ from functions.common.events import (
     build_lead_scored_detail,
 )
 from functions.common.failures import RetryableFailure
+from functions.common.insights import Insights
 from functions.common.record import SessionRecord, partition_key
 from functions.common.scoring import HotThresholds, LeadScore, score_by_rules
 from functions.common.settings import ScoreLeadSettings
+from functions.score_lead.insights import build_insights
 from functions.score_lead.llm import score_with_llm
 from functions.score_lead.reader import RejectedObjectError, read_record
 from functions.score_lead.storage import ObjectMissingError, fetch_object, write_scored
@@ -101,8 +103,18 @@ def score(record: SessionRecord, settings: ScoreLeadSettings) -> LeadScore:
     return score_with_llm(record, rules, bedrock, settings.llm_model_id)
 
 
-def scored_document(record: SessionRecord, detail: LeadScoredDetail) -> dict[str, Any]:
-    """The scored record: the session as received plus a `scoring` block (one Athena row per session)."""
+def insights(record: SessionRecord, settings: ScoreLeadSettings, deadline: float | None = None) -> Insights:
+    """The call's insights from the configured provider (see functions/score_lead/insights/)."""
+    bedrock = None
+    if settings.insights_provider == "bedrock":
+        bedrock = bedrock_runtime_client(
+            settings.insights_timeout_seconds, settings.insights_connect_timeout_seconds, settings.insights_attempts
+        )
+    return build_insights(record, settings, bedrock=bedrock, deadline=deadline)
+
+
+def scored_document(record: SessionRecord, detail: LeadScoredDetail, call_insights: Insights) -> dict[str, Any]:
+    """The scored record: the session as received plus `scoring` and `insights` blocks (one Athena row per session)."""
     return {
         **record.model_dump(mode="json"),
         "lead_key": detail.lead_key,
@@ -114,6 +126,7 @@ def scored_document(record: SessionRecord, detail: LeadScoredDetail) -> dict[str
             "method": detail.scoring_method,
             "scored_at": detail.scored_at.isoformat(),
         },
+        "insights": call_insights.model_dump(mode="json"),
     }
 
 
@@ -144,16 +157,21 @@ def score_and_publish(
     settings: ScoreLeadSettings,
     s3: S3Client,
     events: EventBridgeClient,
+    deadline: float | None = None,
 ) -> LeadScoredDetail:
-    """Score a validated session, write `scored/...`, then announce it; the write comes first so consumers
-    never see an event whose scored object is missing."""
+    """Score a validated session and build its insights, write `scored/...`, then announce it; the write comes
+    first so consumers never see an event whose scored object is missing. `deadline`: the invocation's end on
+    `time.monotonic()`'s clock, which bounds a Bedrock insights call."""
     lead_score = score(record, settings)
+    call_insights = insights(record, settings, deadline)
     scored_location = S3Location(
         bucket=source.bucket,
         key=partition_key(settings.scored_prefix, record.started_at, record.session_id),
     )
-    detail = build_lead_scored_detail(record, lead_score, source, scored_location, scored_at=datetime.now(UTC))
-    write_scored(s3, scored_location, scored_document(record, detail))
+    detail = build_lead_scored_detail(
+        record, lead_score, source, scored_location, scored_at=datetime.now(UTC), insights=call_insights.for_event()
+    )
+    write_scored(s3, scored_location, scored_document(record, detail, call_insights))
     event_id = publish_lead_scored(events, settings.event_bus_name, detail)
     logger.info(
         "Lead scored",
@@ -163,6 +181,7 @@ def score_and_publish(
             "grade": detail.grade,
             "hot": detail.hot,
             "method": detail.scoring_method,
+            "insights_method": call_insights.method,
             "event_id": event_id,
             "scored_object": scored_location.uri,
         },

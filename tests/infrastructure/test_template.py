@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.common import settings as settings_module
 from functions.common.scoring import HotThresholds
-from voice_analytics.template import fold_conditions, load_template, translate, with_code_uri
+from voice_analytics.template import fold_conditions, load_template, resolve, translate, with_code_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -421,10 +421,19 @@ def function_role(template: dict[str, Any], function: str) -> tuple[str, dict[st
 
 
 def role_grants(
-    template: dict[str, Any], role_name: str, *, llm_scoring: bool, hot_lead_topic_key: bool = False
+    template: dict[str, Any],
+    role_name: str,
+    *,
+    llm_scoring: bool,
+    hot_lead_topic_key: bool = False,
+    bedrock_insights: bool = False,
 ) -> set[Grant]:
     """Every grant of a role's inline policies for these condition values (no other policy is attached to it)."""
-    conditions = {"LlmScoring": llm_scoring, "HasHotLeadTopicKey": hot_lead_topic_key}
+    conditions = {
+        "LlmScoring": llm_scoring,
+        "HasHotLeadTopicKey": hot_lead_topic_key,
+        "BedrockInsights": bedrock_insights,
+    }
     properties = fold_conditions(template["Resources"][role_name]["Properties"], conditions)
     documents = [policy["PolicyDocument"] for policy in properties["Policies"]]
     grants: set[Grant] = set()
@@ -468,14 +477,20 @@ def _secret(parameter: str) -> str:
     return "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${" + parameter + "}-??????"
 
 
-BEDROCK_GRANTS = {
-    ("bedrock:InvokeModel", "arn:${AWS::Partition}:bedrock:*::foundation-model/${LlmModelId}", NO_CONDITION),
-    (
-        "bedrock:InvokeModel",
-        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${LlmModelId}",
-        NO_CONDITION,
-    ),
-}
+def _bedrock_grants(parameter: str) -> set[Grant]:
+    """The configured model (a model id or an inference profile id) and, through that profile only, the foundation
+    model it routes to in any region (a profile's model id is its id without the geographic prefix)."""
+    profile = "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${" + parameter + "}"
+    through_profile = _condition({"ArnEquals": {"bedrock:InferenceProfileArn": {"Fn::Sub": profile}}})
+    return {
+        ("bedrock:InvokeModel", "arn:${AWS::Partition}:bedrock:*::foundation-model/${" + parameter + "}", NO_CONDITION),
+        ("bedrock:InvokeModel", profile, NO_CONDITION),
+        ("bedrock:InvokeModel", "arn:${AWS::Partition}:bedrock:*::foundation-model/*", through_profile),
+    }
+
+
+BEDROCK_GRANTS = _bedrock_grants("LlmModelId")
+BEDROCK_INSIGHTS_GRANTS = _bedrock_grants("InsightsModelId")
 OWN_GRANTS: dict[str, set[Grant]] = {
     "ScoreLeadFunction": {
         ("s3:GetObject", f"{SESSIONS_BUCKET}/sessions/*", NO_CONDITION),
@@ -503,21 +518,31 @@ HOT_LEAD_TOPIC_KEY_GRANTS = {
 @pytest.mark.parametrize("function", sorted(OWN_GRANTS))
 @pytest.mark.parametrize("llm_scoring", [False, True], ids=["rules", "llm"])
 @pytest.mark.parametrize("hot_lead_topic_key", [False, True], ids=["aws-sns-key", "organisation-key"])
+@pytest.mark.parametrize("bedrock_insights", [False, True], ids=["local-insights", "bedrock-insights"])
 def test_function_role_grants_exactly_its_own_resources(
-    template: dict[str, Any], function: str, llm_scoring: bool, hot_lead_topic_key: bool
+    template: dict[str, Any], function: str, llm_scoring: bool, hot_lead_topic_key: bool, bedrock_insights: bool
 ) -> None:
     """Only its queue, DLQ, idempotency items, bucket prefixes, bus, topic, secret, log group; Bedrock (the
-    configured model only) only for score_lead and only when LLM scoring is on; the hot-lead topic's key only for
-    hot_lead_alert, only through SNS and only when HotLeadTopicKmsKeyArn names an organisation key."""
+    configured models only) only for score_lead and only when LLM scoring or Bedrock insights are on; the hot-lead
+    topic's key only for hot_lead_alert, only through SNS and only when HotLeadTopicKmsKeyArn names an organisation
+    key."""
     body = functions(template)[function]
     assert "Policies" not in body["Properties"], function  # SAM would add them to a generated role
     role_name, _ = function_role(template, function)
     expected = _common_grants(function, _handler_consumer(body)) | OWN_GRANTS[function]
     if function == "ScoreLeadFunction" and llm_scoring:
         expected |= BEDROCK_GRANTS
+    if function == "ScoreLeadFunction" and bedrock_insights:
+        expected |= BEDROCK_INSIGHTS_GRANTS
     if function == "HotLeadAlertFunction" and hot_lead_topic_key:
         expected |= HOT_LEAD_TOPIC_KEY_GRANTS
-    grants = role_grants(template, role_name, llm_scoring=llm_scoring, hot_lead_topic_key=hot_lead_topic_key)
+    grants = role_grants(
+        template,
+        role_name,
+        llm_scoring=llm_scoring,
+        hot_lead_topic_key=hot_lead_topic_key,
+        bedrock_insights=bedrock_insights,
+    )
     assert grants == expected
 
 
@@ -554,8 +579,10 @@ def test_resource_star_only_where_aws_requires_it(template: dict[str, Any]) -> N
     """X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions; nothing else may use
     "*", and no role may create log groups (the template does) or call PutMetricData (metrics go through EMF)."""
     for name in resources(template, "AWS::IAM::Role"):
-        for llm_scoring, key in ((False, False), (True, True)):
-            for action, resource, _ in role_grants(template, name, llm_scoring=llm_scoring, hot_lead_topic_key=key):
+        for on in (False, True):
+            for action, resource, _ in role_grants(
+                template, name, llm_scoring=on, hot_lead_topic_key=on, bedrock_insights=on
+            ):
                 assert resource != "*" or action in XRAY_ACTIONS, (name, action)
                 assert "*" not in action and action not in {"logs:CreateLogGroup", "cloudwatch:PutMetricData"}
 
@@ -635,9 +662,14 @@ def test_log_event_switch_is_never_turned_on(template: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------------- events
 
 
-def test_alert_rule_filters_on_the_hot_flag_and_rules_target_sqs_on_the_project_bus(template: dict[str, Any]) -> None:
+def test_alert_rule_filters_on_hot_or_cancel_intent_and_rules_target_sqs_on_the_project_bus(
+    template: dict[str, Any],
+) -> None:
     rules = resources(template, "AWS::Events::Rule")
-    assert rules["HotLeadAlertRule"]["Properties"]["EventPattern"]["detail"] == {"hot": [True]}
+    assert rules["HotLeadAlertRule"]["Properties"]["EventPattern"]["$or"] == [
+        {"detail": {"hot": [True]}},
+        {"detail": {"insights": {"risk": {"cancel_intent": [True]}}}},
+    ]
     queues = resources(template, "AWS::SQS::Queue")
     for name, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
@@ -685,7 +717,7 @@ def test_glue_tables_project_year_month_day_partitions(template: dict[str, Any])
         assert parameters["projection.enabled"] == "true"
         assert [key["Name"] for key in table["PartitionKeys"]] == ["year", "month", "day"]
         assert "year=${!year}/month=${!month}/day=${!day}/" in parameters["storage.location.template"]["Fn::Sub"]
-    assert len(resources(template, "AWS::Athena::NamedQuery")) == 4
+    assert len(resources(template, "AWS::Athena::NamedQuery")) == 9
 
 
 # ---------------------------------------------------------------------------------------------------- logs, alarms
@@ -747,7 +779,9 @@ def test_hot_lead_topic_uses_the_aws_managed_key_and_only_hot_lead_alert_may_pub
         for name in resources(template, "AWS::IAM::Role")
         if any(
             action == "sns:Publish"
-            for action, _, _ in role_grants(template, name, llm_scoring=True, hot_lead_topic_key=True)
+            for action, _, _ in role_grants(
+                template, name, llm_scoring=True, hot_lead_topic_key=True, bedrock_insights=True
+            )
         )
     }
     assert publishers == {"HotLeadAlertFunctionRole"}
@@ -852,3 +886,144 @@ def test_outcomes_query_counts_messages_the_functions_log_in_their_own_log_group
     groups = {reference["Ref"] for reference in query["LogGroupNames"]}
     log_groups = {logical for logical, body in template["Resources"].items() if body["Type"] == "AWS::Logs::LogGroup"}
     assert groups == log_groups and len(groups) == 4
+
+
+# ---------------------------------------------------------------------------------------------------- Bedrock IAM
+
+# What a deployment resolves the role's Fn::Sub strings with.
+DEPLOYED = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+PROFILE_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+PROFILE_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"  # what that profile routes to
+PROFILE_ARN = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{PROFILE_ID}"
+
+
+def _resolve(node: Any, parameters: dict[str, str]) -> Any:
+    """Intrinsics resolved with these parameter values (what CloudFormation hands IAM), by the one template module;
+    other resources' attributes become placeholders."""
+    return resolve(
+        node,
+        ref=lambda name: parameters.get(name, "<other>"),
+        get_att=lambda logical, attribute: "<other>",
+        condition=lambda name: False,
+    )
+
+
+def _iam_match(pattern: str, value: str) -> bool:
+    """IAM's wildcard match of an action, a resource ARN or an ARN/string condition value: `*` any run of
+    characters, `?` any one. Written here because moto's evaluator (moto.iam.access_control) knows only the
+    StringEquals operator and lets a request without the condition's key through, the opposite of IAM."""
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, keys in condition.items():
+        assert operator in {"ArnEquals", "ArnLike", "StringEquals", "StringLike"}, operator
+        for key, expected in keys.items():
+            if key not in context:  # IAM: a condition on a key the request does not carry does not match
+                return False
+            patterns = as_list(expected)
+            exact = operator == "StringEquals"
+            if not any(context[key] == p if exact else _iam_match(p, context[key]) for p in patterns):
+                return False
+    return True
+
+
+def _score_lead_allows(
+    template: dict[str, Any], parameters: dict[str, str], resource: str, context: dict[str, str] | None = None
+) -> bool:
+    """Whether score_lead's role (LLM scoring and Bedrock insights on) allows bedrock:InvokeModel on `resource`."""
+    conditions = {"LlmScoring": True, "HasHotLeadTopicKey": False, "BedrockInsights": True}
+    properties = fold_conditions(template["Resources"]["ScoreLeadFunctionRole"]["Properties"], conditions)
+    statements = [s for policy in properties["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    for statement in _resolve(statements, {**DEPLOYED, **parameters}):
+        if statement["Effect"] != "Allow":
+            continue
+        if not any(_iam_match(action, "bedrock:InvokeModel") for action in as_list(statement["Action"])):
+            continue
+        if not any(_iam_match(pattern, resource) for pattern in as_list(statement["Resource"])):
+            continue
+        if _condition_holds(statement.get("Condition", {}), context or {}):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("parameter", ["InsightsModelId", "LlmModelId"])
+def test_a_cross_region_inference_profile_id_is_allowed_with_the_model_it_routes_to(
+    template: dict[str, Any], parameter: str
+) -> None:
+    """Converse with a profile id is authorised on the profile (this region) and on the foundation model in each
+    destination region, a model id without the geographic prefix, which the request reaches through the profile."""
+    parameters = {"InsightsModelId": "unused.model-v1:0", "LlmModelId": "unused.model-v1:0", parameter: PROFILE_ID}
+    through = {"bedrock:InferenceProfileArn": PROFILE_ARN}
+
+    assert _score_lead_allows(template, parameters, PROFILE_ARN)
+    for region in ("us-east-1", "us-east-2", "us-west-2"):
+        model = f"arn:aws:bedrock:{region}::foundation-model/{PROFILE_MODEL}"
+        assert _score_lead_allows(template, parameters, model, through), region
+    # Only through that profile: not the model directly, not another model, not another profile.
+    assert not _score_lead_allows(template, parameters, f"arn:aws:bedrock:us-east-1::foundation-model/{PROFILE_MODEL}")
+    other_profile = PROFILE_ARN.replace("claude-3-5-haiku", "claude-3-opus")
+    assert not _score_lead_allows(template, parameters, other_profile)
+    other_route = {"bedrock:InferenceProfileArn": other_profile}
+    assert not _score_lead_allows(template, parameters, "arn:aws:bedrock:us-west-2::foundation-model/x", other_route)
+
+
+@pytest.mark.parametrize("parameter", ["InsightsModelId", "LlmModelId"])
+def test_a_model_id_is_allowed_on_that_foundation_model_only(template: dict[str, Any], parameter: str) -> None:
+    parameters = {"InsightsModelId": "unused.model-v1:0", "LlmModelId": "unused.model-v1:0", parameter: PROFILE_MODEL}
+
+    assert _score_lead_allows(template, parameters, f"arn:aws:bedrock:us-east-1::foundation-model/{PROFILE_MODEL}")
+    other = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-opus-20240229-v1:0"
+    assert not _score_lead_allows(template, parameters, other)
+
+
+# ---------------------------------------------------------------------------------------------------- insights
+
+
+def _hive_type(schema: dict[str, Any], definitions: dict[str, Any]) -> str:
+    """The Hive type a JSON Schema (pydantic's, of our models) maps to, for the OpenX JSON SerDe."""
+    if "$ref" in schema:
+        return _hive_type(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+    if "anyOf" in schema:
+        [kept] = [option for option in schema["anyOf"] if option.get("type") != "null"]
+        return _hive_type(kept, definitions)
+    kind = schema.get("type")
+    if kind == "object":
+        fields = ",".join(f"{name}:{_hive_type(body, definitions)}" for name, body in schema["properties"].items())
+        return f"struct<{fields}>"
+    if kind == "array":
+        return f"array<{_hive_type(schema['items'], definitions)}>"
+    return {"string": "string", "number": "double", "integer": "int", "boolean": "boolean"}[kind]
+
+
+def test_the_scored_tables_insights_column_is_the_insights_model_field_for_field(template: dict[str, Any]) -> None:
+    """Athena (and DuckDB's views, which read the template) see every field of the insights block, with its type."""
+    from functions.common.insights import Insights
+
+    schema = Insights.model_json_schema(mode="serialization")
+    columns = template["Resources"]["ScoredTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    [column] = [column for column in columns if column["Name"] == "insights"]
+    assert column["Type"] == _hive_type(schema, schema["$defs"])
+
+
+def test_the_cancel_risk_subscription_receives_cancel_risks_only(template: dict[str, Any]) -> None:
+    subscription = template["Resources"]["CancelRiskEmailSubscription"]
+    assert subscription["Condition"] == "HasCancelRiskEmail"
+    properties = subscription["Properties"]
+    assert properties["TopicArn"] == {"Ref": "HotLeadTopic"} and properties["Protocol"] == "email"
+    assert properties["FilterPolicyScope"] == "MessageAttributes"
+    assert properties["FilterPolicy"] == {"alert_type": ["cancel_risk"]}
+    assert "FilterPolicy" not in template["Resources"]["HotLeadEmailSubscription"]["Properties"]  # every alert
+
+
+def test_a_bedrock_insights_call_at_its_worst_fits_in_score_leads_timeout(template: dict[str, Any]) -> None:
+    """Every allowed attempt timing out, plus the reserve for writing the scored record and putting the event, is
+    shorter than the function's timeout; within a batch, score_lead skips the call when less time is left."""
+    from functions.common.settings import ScoreLeadSettings
+    from functions.score_lead.insights import RESERVE_SECONDS, worst_case_seconds
+
+    timeout = function_timeout(template, functions(template)["ScoreLeadFunction"])
+    defaults = ScoreLeadSettings()
+    assert worst_case_seconds(defaults) + RESERVE_SECONDS < timeout
+    assert worst_case_seconds(defaults) == defaults.insights_attempts * (2.0 + defaults.insights_timeout_seconds)

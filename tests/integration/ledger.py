@@ -19,6 +19,7 @@ Use (every fault, duplicate and bad-input scenario ends like this; new scenarios
     ...                                     # put sessions, inject faults, redeliver, drain
     ledger.effects(sid)                     # scored once, one Lead, one Task, its 4 events once, one alert
     ledger.effects(cold, hot=False, events=2)
+    ledger.effects(cancelling, hot=False, alerted=True)  # not hot, but a cancel-risk alert
     ledger.effects(sid, lead_calls=2)       # the fault cost one more Lead upsert: pin what a fault costs
     ledger.effects(sid, amplitude_sends=2)  # ...or one more send of each Amplitude event
     ledger.effects(sid, dead_letter={"salesforce_sync": "FIELD_CUSTOM_VALIDATION_EXCEPTION"})
@@ -241,10 +242,12 @@ class Ledger:
         lead_calls: int | None = None,
         task_calls: int | None = None,
         amplitude_sends: int | None = None,
+        alerted: bool | None = None,
     ) -> None:
         """Session `sid` went through: scored once (`scored=False`: a consumer was handed it directly), and each of
         `consumers` did its part once: salesforce_sync one Lead and one Task (`synced=False`: it skipped the
-        session, nothing to sync), amplitude_events its `events` events, hot_lead_alert one alert when `hot`.
+        session, nothing to sync), amplitude_events its `events` events, hot_lead_alert one alert when `hot` (or
+        when `alerted` says so: a caller with cancel intent is alerted hot or not).
         `dead_letter` maps a function to a phrase of its `FailureReason`: that function's effect is absent and one
         DLQ message for `sid` stands in for it. The call counts are what the far ends saw for this session (by
         default one Lead upsert and one Task upsert when synced, each of its events sent to Amplitude once); pin
@@ -262,7 +265,9 @@ class Ledger:
             synced=salesforce and synced and "salesforce_sync" not in dead,
             events=events if amplitude and "amplitude_events" not in dead else 0,
             hot=hot,
-            alerted=hot and "hot_lead_alert" in consumers and "hot_lead_alert" not in dead,
+            alerted=(hot if alerted is None else alerted)
+            and "hot_lead_alert" in consumers
+            and "hot_lead_alert" not in dead,
             dead_letter=dead,
             lead_calls=_default(lead_calls, salesforce and (synced or "salesforce_sync" in dead)),
             task_calls=_default(task_calls, salesforce and synced and "salesforce_sync" not in dead),

@@ -8,6 +8,7 @@ must not meet the handler modules conftest.py imported with its own (and moto's 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -95,7 +96,7 @@ def test_demo_exits_zero_and_the_report_is_consistent(demo_run: tuple[Any, dict[
 
 
 def test_each_bundled_call_ends_as_its_script_calls_for(demo_run: tuple[Any, dict[str, Any]]) -> None:
-    """Hot flag, grade band, Lead and alert of each of the 50 calls, as read from its script (expected.json)."""
+    """Hot flag, grade band, Lead and alert of each of the 54 calls, as read from its script (expected.json)."""
     _, report = demo_run
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))["calls"]
     got = {
@@ -112,13 +113,91 @@ def test_each_bundled_call_ends_as_its_script_calls_for(demo_run: tuple[Any, dic
     assert {sid: got[sid] for sid in expected} == {
         sid: {field: call[field] for field in ("hot", "grade", "lead", "alert")} for sid, call in expected.items()
     }
-    # The counts that follow from it: 22 hot calls of 50 plus the hot example; a Task for each of the 42 calls with
-    # a Lead and the example; one Lead per person, and the example is demo-call-0001's caller (same email).
-    assert sum(call["hot"] for call in expected.values()) == 22
-    assert report["hot_leads"] == report["sns_alerts"] == 23
-    assert sum(call["lead"] for call in expected.values()) == 42
-    assert (report["salesforce"]["leads"], report["salesforce"]["tasks"]) == (42, 43)
-    assert report["grades"] == {"A": 5, "B": 10, "C": 17, "D": 19}
+    # The counts that follow from it: 24 hot calls of 54 plus the hot example; a Task for each of the 46 calls with
+    # a Lead and the example; one Lead per person, and the example is demo-call-0001's caller (same email). The one
+    # caller with cancel intent (0054) is hot: one alert of both types.
+    assert sum(call["hot"] for call in expected.values()) == 24
+    assert report["hot_leads"] == report["sns_alerts"] == 25
+    assert sum(call["lead"] for call in expected.values()) == 46
+    assert (report["salesforce"]["leads"], report["salesforce"]["tasks"]) == (46, 47)
+    assert report["grades"] == {"A": 5, "B": 11, "C": 19, "D": 20}
+
+
+INSIGHT_FIELDS = {
+    "method",
+    "fallback_reason",
+    "source",
+    "summary",
+    "sentiment",
+    "topics",
+    "competitors",
+    "objections",
+    "unanswered_questions",
+    "next_step",
+    "risk",
+    "metrics",
+    "coaching",
+}
+
+
+def _scored_records(report_path: Path) -> dict[str, dict[str, Any]]:
+    """The scored records the demo downloaded beside its report (what `voice-analytics query` reads)."""
+    records = {}
+    for path in sorted((report_path.parent / "scored").rglob("*.json.gz")):
+        document = json.loads(gzip.decompress(path.read_bytes()))
+        records[document["session_id"]] = document
+    return records
+
+
+def _tone(overall: float) -> str:
+    return "positive" if overall >= 0.05 else "negative" if overall <= -0.05 else "neutral"
+
+
+def test_every_call_has_insights_and_the_insights_calls_read_as_their_scripts_say(
+    demo_folders: tuple[Path, Path], demo_run: tuple[Any, dict[str, Any]]
+) -> None:
+    """Every scored record has the whole insights block (local provider); the calls written for insights pin theirs
+    (expected.json), and the far ends show them: the Task, Amplitude's call event, the alert email."""
+    _, report = demo_run
+    records = _scored_records(demo_folders[1])
+    assert len(records) == report["sessions_scored"]
+    for sid, record in records.items():
+        assert set(record["insights"]) == INSIGHT_FIELDS, sid
+        assert record["insights"]["method"] == "local" and record["insights"]["summary"], sid
+
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))["calls"]
+    pinned = {sid: call["insights"] for sid, call in expected.items() if "insights" in call}
+    assert len(pinned) == 4
+    for sid, pins in pinned.items():
+        insights = records[sid]["insights"]
+        got = {
+            "sentiment": _tone(insights["sentiment"]["overall"]),
+            "topics": [topic for topic in pins["topics"] if topic in insights["topics"]],
+            "competitors": insights["competitors"],
+            "next_step": insights["next_step"],
+            "cancel_intent": insights["risk"]["cancel_intent"],
+            "churn_risk": insights["risk"]["churn_risk"],
+            "unanswered_questions": len(insights["unanswered_questions"]),
+        }
+        assert {field: got[field] for field in pins} == pins, sid
+
+    tasks = {task["Voice_Session_Id__c"]: task for task in report["salesforce"]["records"]["Task"]}
+    for sid in pinned:
+        assert f"Summary: {records[sid]['insights']['summary']}" in tasks[sid]["Description"], sid
+    assert (
+        "Unanswered questions:\n- hipaa business associate agreement\n- azure tenant"
+        in tasks["demo-call-0053"]["Description"]
+    )
+    state = json.loads((demo_folders[1].parent / "state" / "amplitude.json").read_text(encoding="utf-8"))
+    calls = {
+        event["event_properties"]["voice_session_id"]: event["event_properties"]
+        for event in state["events"]
+        if event["event_type"] == "Voice Call Ended"
+    }
+    assert calls["demo-call-0051"]["competitors"] == ["docusign"] and calls["demo-call-0051"]["sentiment_overall"] < 0
+    cancel = next(email for email in report["emails"] if email["session_id"] == "demo-call-0054")
+    assert cancel["subject"].startswith("Hot lead + Cancel risk: ")
+    assert cancel["body"].splitlines()[2] == records["demo-call-0054"]["insights"]["summary"]
 
 
 def test_report_has_one_entry_per_session_that_matches_the_far_ends(demo_run: tuple[Any, dict[str, Any]]) -> None:
@@ -152,6 +231,10 @@ def test_emails_and_queries_are_in_the_report_and_on_the_console(demo_run: tuple
     assert sum(row[coverage["columns"].index("calls")] for row in coverage["rows"]) == report["sessions_scored"]
     assert len(queries["usage and cost per call"]["rows"]) == report["sessions_scored"]
     assert "DuckDB: hot leads by day" in result.stdout
+    unanswered = {row[0]: row[1] for row in queries["top unanswered questions"]["rows"]}
+    assert unanswered["azure tenant"] == unanswered["hipaa business associate agreement"] == 1  # demo-call-0053
+    mentions = {row[0]: row[1] for row in queries["competitor mentions"]["rows"]}
+    assert mentions["docusign"] >= 1 and mentions["adobe_sign"] >= 1
 
 
 def test_a_second_run_creates_no_duplicate_salesforce_records_or_amplitude_events(

@@ -27,8 +27,15 @@ from voice_analytics.template import load_template
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-# Qualified with a booking, a knowledge search, and a short unqualified call: every preset has rows.
-SCRIPTS = ("demo-call-0001.json", "demo-call-0002.json", "demo-call-0003.json")
+# Qualified with a booking, a knowledge search, a short unqualified call, an unhappy caller naming a competitor and
+# one whose questions went unanswered: every preset has rows.
+SCRIPTS = (
+    "demo-call-0001.json",
+    "demo-call-0002.json",
+    "demo-call-0003.json",
+    "demo-call-0051.json",
+    "demo-call-0053.json",
+)
 
 
 def _write_scored(root: Path) -> int:
@@ -36,7 +43,7 @@ def _write_scored(root: Path) -> int:
     from functions.common.events import S3Location, build_lead_scored_detail
     from functions.common.record import partition_key
     from functions.common.settings import ScoreLeadSettings
-    from functions.score_lead.logic import score, scored_document
+    from functions.score_lead.logic import insights, score, scored_document
     from functions.score_lead.reader import read_record
     from functions.score_lead.storage import gzip_ndjson
 
@@ -46,15 +53,17 @@ def _write_scored(root: Path) -> int:
         key = path.relative_to(root).as_posix()
         record = read_record(path.read_bytes(), key, settings.max_decompressed_bytes)
         scored_key = partition_key(settings.scored_prefix, record.started_at, record.session_id)
+        call_insights = insights(record, settings)
         detail = build_lead_scored_detail(
             record,
             score(record, settings),
             S3Location(bucket="mirror", key=key),
             S3Location(bucket="mirror", key=scored_key),
+            insights=call_insights.for_event(),
         )
         target = root / scored_key
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(gzip_ndjson(scored_document(record, detail)))
+        target.write_bytes(gzip_ndjson(scored_document(record, detail, call_insights)))
         written += 1
     return written
 
@@ -92,12 +101,28 @@ def test_every_preset_of_the_template_runs_on_duckdb_and_returns_rows(mirror: Pa
         assert result["rows"], f"preset {name!r} returned no rows"
     hot = by_name["hot leads by day"]
     assert hot["columns"][:2] == ["call_date", "scored_calls"]
-    assert hot["rows"] == [[datetime.now(UTC).date().isoformat(), 3, *hot["rows"][0][2:]]]
+    assert hot["rows"] == [[datetime.now(UTC).date().isoformat(), len(SCRIPTS), *hot["rows"][0][2:]]]
     assert by_name["signal coverage"]["rows"][0][1] == len(SCRIPTS)
     assert {row[0] for row in by_name["tool success rate"]["rows"]} >= {"book_sales_meeting"}
     usage = by_name["usage and cost per call"]
     assert len(usage["rows"]) == len(SCRIPTS)
     assert all(row[usage["columns"].index("input_tokens")] > 0 for row in usage["rows"])
+    # The insights presets, as the two insights calls' scripts have it (tests/fixtures/conversations/expected.json).
+    topics = by_name["topics by week"]
+    assert {row[1] for row in topics["rows"]} >= {"pricing", "integrations", "security_compliance"}
+    assert sum(row[2] for row in topics["rows"] if row[1] == "pricing") == 2  # 0002 asks the price, 0051 objects
+    questions = {row[0]: row[1] for row in by_name["top unanswered questions"]["rows"]}
+    assert questions == {"hipaa business associate agreement": 1, "azure tenant": 1}
+    competitors = by_name["competitor mentions"]
+    assert [row[:2] for row in competitors["rows"]] == [["docusign", 1]]
+    assert competitors["rows"][0][competitors["columns"].index("average_sentiment")] < 0
+    industries = {row[0]: row for row in by_name["sentiment by industry"]["rows"]}
+    columns = by_name["sentiment by industry"]["columns"]
+    assert industries["insurance"][columns.index("negative_calls")] == 1
+    assert industries["legal"][columns.index("positive_calls")] == 1
+    outcomes = by_name["sentiment by outcome"]
+    by_outcome = {row[0]: row[outcomes["columns"].index("calls")] for row in outcomes["rows"]}
+    assert by_outcome == {"meeting_booked": 1, "follow_up": 1, "none": 3}
 
 
 def test_presets_are_found_by_slug_and_logical_id_and_listed(mirror: Path) -> None:
@@ -144,7 +169,7 @@ def test_custom_sql_works_and_as_of_moves_the_current_year(mirror: Path) -> None
     # Athena SQL as written in the console works too (translated), and --as-of stands in for current_date.
     last_year = f"{datetime.now(UTC).year - 1}-06-30"
     athena = "SELECT count(*) AS n FROM sessions WHERE year = date_format(current_date, '%Y')"
-    assert _query(athena, "--dir", str(mirror), "--json")[0]["rows"] == [[3]]
+    assert _query(athena, "--dir", str(mirror), "--json")[0]["rows"] == [[len(SCRIPTS)]]
     assert _query(athena, "--dir", str(mirror), "--as-of", last_year, "--json")[0]["rows"] == [[0]]
     assert _query("--preset", "hot leads by day", "--dir", str(mirror), "--as-of", last_year, "--json")[0]["rows"] == []
 
@@ -155,7 +180,7 @@ def test_a_table_output_is_printed_by_default(mirror: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert "DuckDB: SELECT count(*) AS scored_sessions FROM scored" in result.stdout
-    assert "scored_sessions" in result.stdout and "│ 3 " in result.stdout
+    assert "scored_sessions" in result.stdout and f"│ {len(SCRIPTS)} " in result.stdout
 
 
 def test_bad_sql_fails_with_a_clear_error_naming_the_query(mirror: Path) -> None:
@@ -215,4 +240,4 @@ def test_the_demo_folder_layout_is_what_the_query_command_reads(tmp_path: Path, 
     shutil.copytree(mirror, demo_dir)
     (demo_dir / "report.json").write_text("{}")
     (demo_dir / "state").mkdir()
-    assert _query("SELECT count(*) FROM scored", "--dir", str(demo_dir), "--json")[0]["rows"] == [[3]]
+    assert _query("SELECT count(*) FROM scored", "--dir", str(demo_dir), "--json")[0]["rows"] == [[len(SCRIPTS)]]

@@ -87,7 +87,17 @@ def test_reduce_output_function_nesting_and_as_of_run_on_duckdb() -> None:
 
 def test_presets_come_from_the_template_and_are_found_by_name_slug_or_id() -> None:
     available = presets()
-    assert list(available) == ["hot leads by day", "signal coverage", "tool success rate", "usage and cost per call"]
+    assert list(available) == [
+        "hot leads by day",
+        "signal coverage",
+        "tool success rate",
+        "usage and cost per call",
+        "topics by week",
+        "sentiment by industry",
+        "sentiment by outcome",
+        "top unanswered questions",
+        "competitor mentions",
+    ]
     assert find_preset("Tool-Success-Rate", available).name == "tool success rate"
     assert find_preset("UsageAndCostQuery", available).name == "usage and cost per call"
     assert find_preset("  SIGNAL COVERAGE ", available).logical_id == "SignalCoverageQuery"
