@@ -74,8 +74,12 @@ def assert_no_personal_data(output: str) -> None:
 
 
 def sip_session_id() -> str:
-    """What a SIP room name becomes as a session id: the caller's number inside it (see agent/collector.py)."""
-    return f"call-_-14155550123_{uuid.uuid4().hex[:8]}"
+    """What a SIP room name becomes as a session id: the caller's number inside it (see agent/collector.py).
+
+    The tail stands for the job id and, like LiveKit's ("AJ_..."), starts with letters: eight bare random hex
+    digits are all decimal digits one time in 43 and are then rightly masked as a phone number.
+    """
+    return f"call-_-14155550123_AJ{uuid.uuid4().hex[:8]}"
 
 
 def lead_scored_body(session_id: str, *, hot: bool = True) -> str:
