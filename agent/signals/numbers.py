@@ -29,6 +29,9 @@ from .words import (
 
 PHRASE_TOKENS = 12
 _MAX_DIGITS = 10
+# Three single-digit words in a row ("six four six") are a number read out digit by digit (a phone number, a zip
+# code), not a count; two may be a spoken range ("two three people").
+_READ_OUT_DIGITS = 3
 _GAP_WORDS = 2
 
 # The parser's grammar words ("and", "of", "a" join a phrase; "half" and "dozen" have their own rules) are code.
@@ -56,6 +59,7 @@ def parse_numbers(tokens: list[str]) -> list[float] | None:
     total = 0.0
     current: float | None = None
     last = ""
+    digit_words = 0
 
     def close() -> None:
         nonlocal total, current, last
@@ -64,6 +68,9 @@ def parse_numbers(tokens: list[str]) -> list[float] | None:
         total, current, last = 0.0, None, ""
 
     for token in tokens:
+        digit_words = digit_words + 1 if UNITS.get(token, 10) < 10 else 0
+        if digit_words == _READ_OUT_DIGITS:
+            return None
         if token[0].isdigit():
             value = _digits_value(token)
             if value is None:

@@ -79,6 +79,10 @@ def test_monthly_volume_is_normalised_to_a_month(utterance: str, volume: int) ->
         "i've shown it to like five people already",
         "we have two offices",
         "each contract is about 3 pages",
+        # A number read out digit by digit (a phone number, a zip code) is not a count, whatever noun is near it.
+        "you can reach the office six four six, five five five, one two three four",
+        "our team line is four one five five five five zero one three two",
+        "the office zip is nine four one zero seven",
     ],
 )
 def test_numbers_that_are_not_signals_do_not_become_signals(utterance: str) -> None:
