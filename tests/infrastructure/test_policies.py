@@ -6,7 +6,9 @@ statements with the one evaluator in policy.py. Where the request is our own cod
 itself (the exporter's record put and its write check go through a boto3 client whose sends are recorded, never
 sent), so a change to the code that the policy would refuse fails here.
 
-What the local stack shows end to end is in tests/integration/test_forged_events.py.
+The local stack cannot show these end to end: moto enforces neither the bus policy nor the queue policies, so a
+forged event put there does reach a consumer. "Never reaches a consumer" is proved here route by route (every way
+into a consumer's queue, each hop evaluated).
 """
 
 from __future__ import annotations
@@ -283,6 +285,75 @@ def test_a_work_queue_takes_messages_from_its_own_rule_only_and_gives_them_to_it
     assert send(OPERATOR, ADMIN) is Decision.EXPLICIT_DENY  # no operator role named: not even a redrive
     assert receive(role_arn(role), role_statements(resources, role)) is Decision.ALLOW
     assert receive(SOMEONE_ELSE, ADMIN) is Decision.EXPLICIT_DENY
+
+
+CONSUMER_QUEUES = [
+    ("SalesforceSyncQueue", "SalesforceSyncQueuePolicy"),
+    ("AmplitudeEventsQueue", "AmplitudeEventsQueuePolicy"),
+    ("HotLeadAlertQueue", "HotLeadAlertQueuePolicy"),
+]
+FORGED_RULE = "arn:aws:events:us-east-1:123456789012:rule/default/a-rule-someone-added"
+Hop = tuple[Request, list[dict[str, Any]]]  # a request and the resource policy it meets
+
+
+def routes_into(template: dict[str, Any], queue: str, queue_policy: str, sender: str) -> dict[str, list[Hop]]:
+    """Every way an event from `sender` can reach a consumer's queue, each a chain of requests that must all be
+    allowed: a put on the bus of each rule that targets the queue, then that rule's delivery (as
+    events.amazonaws.com, with the rule's ARN); a rule of someone's own making that targets the queue (on a bus they
+    can put on); a direct SendMessage. (An "aws.s3" event cannot be forged anywhere: PutEvents refuses sources that
+    begin "aws.".)"""
+    resources = deployed(template)
+    arn = policy.resource_arn(template, queue)
+    queue_statements = statements(resources[queue_policy]["Properties"]["PolicyDocument"])
+    project_bus = policy.resource_arn(template, "LeadsBus", "Name")
+    bus_policy = statements(resources["LeadsBus"]["Properties"]["Policy"])
+    rules = [
+        name
+        for name, body in resources.items()
+        if body["Type"] == "AWS::Events::Rule" and arn in [target["Arn"] for target in body["Properties"]["Targets"]]
+    ]
+    assert rules, f"no rule targets {queue}"
+    routes: dict[str, list[Hop]] = {}
+    for rule in rules:
+        bus = resources[rule]["Properties"].get("EventBusName", "default")
+        # The bus policy names the bus by its deployed name; the default bus has no policy of this stack.
+        if bus == project_bus:
+            put: Hop = (Request(sender, "events:PutEvents", bus_policy[0]["Resource"]), bus_policy)
+        else:
+            put = (Request(sender, "events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default"), [])
+        delivery = Request(
+            "events.amazonaws.com", "sqs:SendMessage", arn, {"aws:SourceArn": policy.resource_arn(template, rule)}
+        )
+        routes[f"PutEvents onto {bus}, then {rule}"] = [put, (delivery, queue_statements)]
+    forged = Request("events.amazonaws.com", "sqs:SendMessage", arn, {"aws:SourceArn": FORGED_RULE})
+    routes["a rule of their own"] = [(forged, queue_statements)]
+    routes["SendMessage"] = [(Request(sender, "sqs:SendMessage", arn), queue_statements)]
+    return routes
+
+
+def open_routes(routes: dict[str, list[Hop]], identity: list[dict[str, Any]]) -> list[str]:
+    """The routes whose every hop is allowed (a service principal's hop needs no identity policy)."""
+
+    def allowed(request: Request, resource: list[dict[str, Any]]) -> bool:
+        own = [] if request.principal.endswith(".amazonaws.com") else identity
+        return evaluate(request, identity=own, resource=resource) is Decision.ALLOW
+
+    return [name for name, hops in routes.items() if all(allowed(request, resource) for request, resource in hops)]
+
+
+@pytest.mark.parametrize(("queue", "queue_policy"), CONSUMER_QUEUES, ids=[q[0] for q in CONSUMER_QUEUES])
+def test_a_lead_scored_from_another_principal_never_reaches_a_consumer(
+    template: dict[str, Any], queue: str, queue_policy: str
+) -> None:
+    """Whatever the other principal's own IAM policies allow (every permission here), no route into the consumer's
+    queue is open to it; score_lead's own (a put on the project bus, its rule's delivery) is."""
+    forger = routes_into(template, queue, queue_policy, SOMEONE_ELSE)
+    score_lead = routes_into(template, queue, queue_policy, role_arn("ScoreLeadFunctionRole"))
+
+    assert open_routes(forger, ADMIN) == []
+    assert open_routes(score_lead, role_statements(deployed(template), "ScoreLeadFunctionRole")) == [
+        next(name for name in score_lead if name.startswith("PutEvents"))
+    ]
 
 
 @pytest.mark.parametrize(
