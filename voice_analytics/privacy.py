@@ -10,7 +10,7 @@ keys and one GET per key. An object belongs to the person when its record's `con
 `lead_key` is theirs; an object that is not a readable record (a quarantined one) when their email address or caller
 key hash appears in its text. A session of someone else that merely mentions the address is not theirs and is kept.
 Retention bounds the scan: at 1,000 calls a day and the default 365 days, about 730,000 GETs (sessions/ and scored/),
-$0.29 at S3's list price per run (docs/backend.md "Erasure"). Compacted Parquet files (`compacted/`) are checked
+$0.29 at S3's list price per run (docs/reliability.md "Erasure"). Compacted Parquet files (`compacted/`) are checked
 for the person's session ids and rewritten without their rows.
 
 Order, so that a run that stops half way can be run again: Amplitude and Salesforce first (they are found through
@@ -473,7 +473,7 @@ def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> 
 
 
 def residual_notes(archive_days: str, noncurrent_days: str) -> list[str]:
-    """What `forget` cannot reach, for the report (docs/backend.md "Erasure")."""
+    """What `forget` cannot reach, for the report (docs/reliability.md "Erasure")."""
     return [
         f'not erased here: the project bus\'s archive keeps "Lead Scored" events {archive_days} days (no single event '
         "can be deleted from an EventBridge archive); DLQ messages expire after 14 days; hot-lead emails already sent "
