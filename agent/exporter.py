@@ -19,6 +19,7 @@ Guarantees, and how:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import hashlib
@@ -52,6 +53,9 @@ INVALID_DIR = "invalid"
 # Records live under sessions/, where the backend's EventBridge rule listens. The write check targets a key
 # there (so it proves the exact permission records need) but can never create an object (see check_write).
 WRITE_CHECK_KEY = "_write_check/agent-write-check.json"
+WRITE_CHECK_BODY = b"{}"
+# The Content-MD5 the probe sends: the digest of other bytes than its body, so S3 refuses the body (BadDigest).
+WRITE_CHECK_WRONG_MD5 = base64.b64encode(hashlib.md5(b"not the probe's body").digest()).decode()  # noqa: S324
 
 
 class PutOutcome(StrEnum):
@@ -93,22 +97,17 @@ def make_s3_client(
 
 
 def s3_sink_from_settings(settings: AgentSettings, *, bucket: str | None = None, read_existing: bool = False) -> S3Sink:
-    """The bucket as the settings describe it: ANALYTICS_BUCKET (or `bucket`), the endpoint, timeouts, retries and
-    encryption. The one place a sink is made from settings (the agent, `simulate`, `spool flush`, `doctor`, the
-    demo). The agent only writes; an operator's command may read (`read_existing`) to recognise a repeat."""
+    """The bucket as the settings describe it: ANALYTICS_BUCKET (or `bucket`), the endpoint, timeouts and retries.
+    The one place a sink is made from settings (the agent, `simulate`, `spool flush`, `doctor`, the demo). The agent
+    only writes; an operator's command may read (`read_existing`) to recognise a repeat. Encryption is the bucket's
+    own (SSE-KMS, template.yaml): a put names none, so no agent setting can weaken or change it."""
     client = make_s3_client(
         endpoint_url=settings.aws_endpoint_url,
         connect_timeout_s=settings.s3_connect_timeout_s,
         read_timeout_s=settings.s3_read_timeout_s,
         max_attempts=settings.s3_max_attempts,
     )
-    return S3Sink(
-        settings.analytics_bucket if bucket is None else bucket,
-        client,
-        sse=settings.s3_sse,
-        kms_key_id=settings.s3_kms_key_id,
-        read_existing=read_existing,
-    )
+    return S3Sink(settings.analytics_bucket if bucket is None else bucket, client, read_existing=read_existing)
 
 
 def _error_code(error: ClientError) -> str:
@@ -123,24 +122,18 @@ class S3Sink:
     """The bucket. `read_existing=False` (the agent) never reads: its role has only s3:PutObject on sessions/*, so
     that a leaked agent key cannot read records. The operator's `spool flush` reads, to recognise a repeat."""
 
-    def __init__(
-        self, bucket: str, client: S3Client, *, sse: str = "AES256", kms_key_id: str = "", read_existing: bool = False
-    ) -> None:
+    def __init__(self, bucket: str, client: S3Client, *, read_existing: bool = False) -> None:
         if not bucket:
             raise ValueError("no analytics bucket: set ANALYTICS_BUCKET (or AWS_S3_BUCKET_NAME)")
         self.bucket = bucket
         self._client = client
-        self._sse = sse
-        self._kms_key_id = kms_key_id
         self._read_existing = read_existing
 
     def describe(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def put(self, key: str, body: bytes, *, schema_version: str) -> PutOutcome:
-        extra: dict[str, Any] = {"ServerSideEncryption": self._sse}
-        if self._sse == "aws:kms" and self._kms_key_id:
-            extra["SSEKMSKeyId"] = self._kms_key_id
+        # No ServerSideEncryption: the bucket's default (SSE-KMS, its key) applies to every record.
         try:
             self._client.put_object(
                 Bucket=self.bucket,
@@ -150,7 +143,6 @@ class S3Sink:
                 ContentEncoding=CONTENT_ENCODING,
                 Metadata={"schema-version": schema_version},
                 IfNoneMatch="*",
-                **extra,
             )
         except ClientError as error:
             if _error_code(error) == "PreconditionFailed" or _status(error) == 412:
@@ -175,35 +167,43 @@ class S3Sink:
             raise SinkError(f"read of {self.describe(key)} failed: {error}") from error
 
     def check_write(self, prefix: str) -> WriteCheck:
-        """Prove PutObject on `<prefix>/` works without writing anything.
+        """Prove that a record's put under `<prefix>/` is allowed, without writing anything.
 
-        The probe is a put with `If-Match` on a key that does not exist: S3 authorizes the request first
-        (403 AccessDenied when the permission is missing) and only then evaluates the condition, which fails
-        (404 NoSuchKey, or 412 if someone created the key). So no object, and no EventBridge "Object Created"
-        event, is ever produced, and the permission checked is the one records need.
+        The probe is the request a record makes, a PutObject with `If-None-Match: *` (the agent's policy denies any
+        other put, template.yaml AgentSessionWriterPolicy), with a Content-MD5 that does not match its body. S3
+        authorizes a request from its headers before it reads the body (403 AccessDenied when the permission is
+        missing), then refuses the body (400 BadDigest); 412 means the probe key exists. So no object, and no
+        EventBridge "Object Created" event, is ever produced, and the permission checked is the one records need.
         """
         key = f"{prefix}/{WRITE_CHECK_KEY}"
         target = f"s3://{self.bucket}/{prefix}/*"
         try:
             self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=b"{}", IfMatch='"00000000000000000000000000000000"'
+                Bucket=self.bucket,
+                Key=key,
+                Body=WRITE_CHECK_BODY,
+                IfNoneMatch="*",
+                ContentMD5=WRITE_CHECK_WRONG_MD5,
             )
         except ClientError as error:
             code, status = _error_code(error), _status(error)
             if code == "NoSuchBucket":
                 return WriteCheck(False, f"bucket '{self.bucket}' does not exist (NoSuchBucket)")
-            if code in ("NoSuchKey", "PreconditionFailed") or status in (404, 412):
-                return WriteCheck(True, f"agent can write to {target}")
+            if code in ("BadDigest", "PreconditionFailed") or status == 412:
+                return WriteCheck(True, f"agent can create records under {target}")
             if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
                 return WriteCheck(
                     False,
-                    f"AccessDenied: the agent's credentials lack s3:PutObject on arn:aws:s3:::{self.bucket}/{prefix}/*",
+                    f"AccessDenied: the agent's credentials lack s3:PutObject (with If-None-Match) on "
+                    f"arn:aws:s3:::{self.bucket}/{prefix}/*",
                 )
             return WriteCheck(False, f"write check on {target} failed: {code or status} {error}")
         except BotoCoreError as error:
             return WriteCheck(False, f"cannot reach S3 for bucket '{self.bucket}': {error}")
-        # Stores that ignore If-Match (some S3-compatibles) accept the probe: writing works, but say so.
-        return WriteCheck(True, f"agent can write to {target} (the store ignored If-Match; probe object {key} exists)")
+        # Stores that ignore Content-MD5 (some S3-compatibles) accept the probe: writing works, but say so.
+        return WriteCheck(
+            True, f"agent can create records under {target} (the store ignored Content-MD5; probe object {key} exists)"
+        )
 
 
 @dataclass(frozen=True)

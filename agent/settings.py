@@ -5,6 +5,7 @@ Every variable is listed in `.env.example` and documented in docs/agent.md.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,8 +28,6 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "s3_connect_timeout_s": ("ANALYTICS_S3_CONNECT_TIMEOUT_S",),
     "s3_read_timeout_s": ("ANALYTICS_S3_READ_TIMEOUT_S",),
     "s3_max_attempts": ("ANALYTICS_S3_MAX_ATTEMPTS",),
-    "s3_sse": ("ANALYTICS_S3_SSE",),
-    "s3_kms_key_id": ("ANALYTICS_S3_KMS_KEY_ID",),
     "aws_endpoint_url": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
     "caller_salt": ("ANALYTICS_CALLER_SALT",),
     "agent_name": ("AGENT_NAME",),
@@ -55,6 +54,17 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "health_port": ("AGENT_HEALTH_PORT",),
 }
 
+# No longer read: records take the bucket's own encryption (template.yaml: SSE-KMS, DataKmsKeyArn for an
+# organisation key). A put that named one could only differ from it, so the agent names none.
+RETIRED_VARIABLES = {
+    "ANALYTICS_S3_SSE": "records take the bucket's default encryption (SSE-KMS); set DataKmsKeyArn on the stack for "
+    "an organisation key",
+    "ANALYTICS_S3_KMS_KEY_ID": "records take the bucket's default encryption (SSE-KMS); set DataKmsKeyArn on the "
+    "stack for an organisation key",
+}
+
+logger = logging.getLogger("agent.settings")
+
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 
 
@@ -75,8 +85,6 @@ class AgentSettings(BaseModel):
     s3_connect_timeout_s: Seconds = 2.0
     s3_read_timeout_s: Seconds = 3.0
     s3_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
-    s3_sse: Literal["AES256", "aws:kms"] = "AES256"
-    s3_kms_key_id: str = ""
     aws_endpoint_url: str = ""
     caller_salt: str = DEV_CALLER_SALT
     agent_name: str = "trial-assistant"
@@ -125,6 +133,9 @@ class AgentSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentSettings:
         """Read the settings from `environ` (default: os.environ); empty variables count as unset."""
         env = os.environ if environ is None else environ
+        for name, instead in RETIRED_VARIABLES.items():
+            if env.get(name, "").strip():
+                logger.warning("%s is set but no longer read: %s; remove it from the environment", name, instead)
         values: dict[str, str] = {}
         for field_name, names in _ENV_NAMES.items():
             for name in names:

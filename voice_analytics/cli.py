@@ -541,6 +541,123 @@ def replay(
 
 
 @app.command()
+def forget(
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", metavar="ADDRESS", help="The person's email address (the contact they gave on a call)."
+        ),
+    ] = None,
+    caller_key: Annotated[
+        str | None,
+        typer.Option(
+            "--caller-key",
+            metavar="IDENTITY",
+            help="The caller's identity or phone number as the agent saw it; hashed with ANALYTICS_CALLER_SALT.",
+        ),
+    ] = None,
+    caller_key_hash: Annotated[
+        str | None,
+        typer.Option("--caller-key-hash", metavar="HASH", help="Or the record's caller.key_hash itself (64 hex)."),
+    ] = None,
+    include_crm: Annotated[
+        bool, typer.Option("--include-crm", help="Also delete their Salesforce Lead and the Tasks of their calls.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Find and list everything, erase nothing.")] = False,
+    stack_name: _StackNameOption = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Sessions bucket (default: from the stack).")] = None,
+    amplitude_secret: Annotated[
+        str | None,
+        typer.Option("--amplitude-secret", help="Amplitude secret name (default: the stack's AmplitudeSecretName)."),
+    ] = None,
+    salesforce_secret: Annotated[
+        str | None,
+        typer.Option("--salesforce-secret", help="Salesforce secret name (default: the stack's SalesforceSecretName)."),
+    ] = None,
+    requester: Annotated[
+        str, typer.Option("--requester", help="Who asks, recorded by Amplitude with the deletion (an email address).")
+    ] = "voice-analytics forget",
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Objects read at once.")] = 16,
+    as_json: _JsonOption = False,
+) -> None:
+    """Erase one person: every object and version of their sessions in the bucket (sessions/, scored/, quarantine/,
+    collision copies, their rows in compacted/ Parquet files), a deletion request for their Amplitude user through
+    Amplitude's user-privacy API, and with --include-crm their Salesforce Lead and Tasks. Prints each removal; safe
+    to run again (a second run removes nothing and exits 0). Reads every record object once: see
+    docs/reliability.md "Erasure" for the cost and for what it cannot reach."""
+    import json
+    import os
+
+    import boto3
+    import httpx
+
+    from functions.common.amplitude import AmplitudeCredentials
+    from functions.common.salesforce import SalesforceCallError, SalesforceCredentials, SalesforceGateway
+    from functions.common.secrets import SecretInvalidError, parse_secret
+    from functions.common.settings import SalesforceSyncSettings
+    from voice_analytics.ops import OpsError, StackView, default_stack_name
+    from voice_analytics.privacy import (
+        ForgetError,
+        ForgetTargets,
+        Person,
+        iter_lines,
+        residual_notes,
+    )
+    from voice_analytics.privacy import forget as run_forget
+
+    try:
+        person = Person.of(email, caller_key, caller_key_hash, os.environ.get("ANALYTICS_CALLER_SALT"))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    try:
+        view = StackView.load(stack_name or default_stack_name()) if not (bucket and amplitude_secret) else None
+    except OpsError as error:
+        sys.stderr.write(f"error: {error}; or pass --bucket and --amplitude-secret\n")
+        raise typer.Exit(2) from error
+    parameters = view.parameters if view else {}
+
+    def secret(name: str) -> object:
+        return json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+
+    try:
+        bucket_name = bucket or (view.output("SessionsBucketName") if view else "")
+        amplitude_name = amplitude_secret or parameters.get("AmplitudeSecretName", "voice-analytics/amplitude")
+        amplitude = parse_secret(AmplitudeCredentials, secret(amplitude_name), amplitude_name)
+        salesforce = None
+        if include_crm:
+            salesforce_name = salesforce_secret or parameters.get("SalesforceSecretName", "voice-analytics/salesforce")
+            credentials = parse_secret(SalesforceCredentials, secret(salesforce_name), salesforce_name)
+            salesforce = SalesforceGateway(
+                lambda: credentials,
+                api_version=SalesforceSyncSettings().salesforce_api_version,
+                timeout_seconds=30,
+                ca_bundle=os.environ.get("SALESFORCE_CA_BUNDLE") or None,  # a local emulator's certificate only
+            )
+        targets = ForgetTargets(
+            s3=boto3.client("s3"),
+            bucket=bucket_name,
+            amplitude=amplitude,
+            salesforce=salesforce,
+            http_post=lambda url, **kwargs: httpx.post(url, timeout=30, **kwargs),
+            requester=requester,
+            workers=workers,
+        )
+        report = run_forget(person, targets, dry_run=dry_run)
+    except (ForgetError, OpsError, SecretInvalidError, SalesforceCallError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(1) from error
+    report.notes += residual_notes(
+        parameters.get("ArchiveRetentionDays", "ArchiveRetentionDays"),
+        parameters.get("NoncurrentVersionDays", "NoncurrentVersionDays"),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+    else:
+        for line in iter_lines(report):
+            sys.stdout.write(line + "\n")
+
+
+@app.command()
 def doctor(
     stack_name: _StackNameOption = None,
     bucket: Annotated[str | None, typer.Option("--bucket", help="Sessions bucket (default: from the stack).")] = None,

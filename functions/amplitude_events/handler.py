@@ -13,7 +13,7 @@ from functions.common.cold_start import init_done
 from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import lambda_kit
-from functions.common.secrets import secrets_provider
+from functions.common.secrets import parse_secret, secrets_provider
 from functions.common.settings import amplitude_events_settings
 
 CONSUMER = "amplitude_events"
@@ -28,7 +28,8 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 def sender() -> AmplitudeSender:
     """One SDK client per container (its worker threads are reused across invocations)."""
     secret = secrets_provider().get(settings.amplitude_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-    return AmplitudeSender(AmplitudeCredentials.model_validate(secret), settings.amplitude_max_retries)
+    credentials = parse_secret(AmplitudeCredentials, secret, settings.amplitude_secret_name)
+    return AmplitudeSender(credentials, settings.amplitude_max_retries)
 
 
 @kit.once_per_session

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.common.amplitude import AmplitudeDeliveryError, AmplitudeSender, AnalyticsEvent
+from functions.common.amplitude import AmplitudeDeliveryError, AmplitudeSender, AnalyticsEvent, amplitude_user_id
 from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
+from functions.common.redaction import mask_data
 from functions.common.scoring import KNOWLEDGE_TOOL_SUFFIX
 
 CALL_ENDED = "Voice Call Ended"
@@ -25,10 +26,14 @@ def insert_id(session_id: str, event_type: str, index: int) -> str:
     return f"{session_id}:{event_type}:{index}"
 
 
-def build_events(detail: LeadScoredDetail) -> list[AnalyticsEvent]:
-    """Call ended, lead scored, meeting booked (if any) and one event per knowledge search, at call time."""
-    # The lead key (a sha256, 64 characters) satisfies Amplitude's 5-character minimum for user ids.
-    user_id = detail.lead_key
+def build_events(detail: LeadScoredDetail, user_id_key: str) -> list[AnalyticsEvent]:
+    """Call ended, lead scored, meeting booked (if any) and one event per knowledge search, at call time.
+
+    Every property goes through the log masking (`mask_data`: emails and phone numbers masked, values of personal
+    keys redacted): search queries, tool errors and the model's reasons are free text. The insert_id keeps the
+    session id as it is, because Amplitude deduplicates on it exactly."""
+    # An HMAC of the lead key (64 hex characters): Amplitude's 5-character minimum for user ids is met.
+    user_id = amplitude_user_id(detail.lead_key, user_id_key)
     session_ms = milliseconds(detail.started_at)
     user_properties: dict[str, Any] = {
         key: value
@@ -49,8 +54,8 @@ def build_events(detail: LeadScoredDetail) -> list[AnalyticsEvent]:
             time_ms=milliseconds(at),
             insert_id=insert_id(detail.session_id, event_type, index),
             session_id_ms=session_ms,
-            event_properties={"voice_session_id": detail.session_id, **properties},
-            user_properties=user_properties,
+            event_properties=mask_data({"voice_session_id": detail.session_id, **properties}),
+            user_properties=mask_data(user_properties),
         )
 
     usage = detail.usage
@@ -141,7 +146,7 @@ def build_events(detail: LeadScoredDetail) -> list[AnalyticsEvent]:
 
 def send_session_events(detail: LeadScoredDetail, sender: AmplitudeSender, timeout_seconds: float) -> int:
     """Send the call's events; raises RetryableFailure or PermanentFailure when Amplitude did not take them all."""
-    events = build_events(detail)
+    events = build_events(detail, sender.user_id_key)
     try:
         sender.send(events, timeout_seconds)
     except AmplitudeDeliveryError as error:

@@ -8,27 +8,58 @@ raises when any event was not accepted, so that SQS delivers the message again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from amplitude import Amplitude, BaseEvent, Config
 from amplitude.constants import EventLogLevel
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from functions.common.secrets import https_url
 
 HTTP_OK = 200
 _FIRST_RETRY_PAUSE_SECONDS = 0.2
 
 
+# Amplitude's User Privacy API (v1): deletion requests, Basic auth api_key:secret_key. EU residency:
+# https://analytics.eu.amplitude.com/api/2/deletions/users.
+DEFAULT_PRIVACY_URL = "https://amplitude.com/api/2/deletions/users"
+# An HMAC-SHA256 key shorter than this is too easy to guess (it keys the user ids of every caller).
+MIN_USER_ID_KEY_CHARS = 32
+
+
 class AmplitudeCredentials(BaseModel):
-    """The Secrets Manager JSON of the Amplitude secret."""
+    """The Secrets Manager JSON of the Amplitude secret.
+
+    `user_id_key` keys the HMAC that turns a lead key into Amplitude's user id (`amplitude_user_id`): without it,
+    anyone holding a caller's email address could compute their id (the id was an unkeyed SHA-256 of the email).
+    `secret_key` and `privacy_url` are for `voice-analytics forget` (Amplitude's deletion API); amplitude_events
+    never uses them."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    api_key: str
+    api_key: Annotated[str, Field(min_length=1)]
     server_url: str | None = None
+    user_id_key: Annotated[str, Field(min_length=MIN_USER_ID_KEY_CHARS)]
+    secret_key: str | None = None
+    privacy_url: str = DEFAULT_PRIVACY_URL
+
+    @field_validator("server_url", "privacy_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return None if value is None else https_url(value)
+
+
+def amplitude_user_id(lead_key: str, user_id_key: str) -> str:
+    """Amplitude's user id for a lead: HMAC-SHA256 of the lead key under the secret's `user_id_key`, hex. Stable
+    for one person (so Amplitude joins their calls), meaningless without the key (so an email address cannot be
+    turned into the id, nor the id tested against a list of addresses)."""
+    return hmac.new(user_id_key.encode(), lead_key.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ class AmplitudeSender:
     """One SDK client per container; results are matched to events by insert_id."""
 
     def __init__(self, credentials: AmplitudeCredentials, max_retries: int) -> None:
+        self.user_id_key = credentials.user_id_key
         self._results: dict[str, tuple[int, str | None]] = {}
         self._condition = threading.Condition()
         config = Config(

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.aws import sqs_client
+from functions.common.redaction import mask_text
 from functions.common.sanitise import single_line, truncate
 
 if TYPE_CHECKING:
@@ -49,7 +50,12 @@ def send_to_dead_letter_queue(
             f"and redriven to the DLQ after maxReceiveCount: {failure.reason}"
         )
     attributes: dict[str, MessageAttributeValueTypeDef] = {
-        "FailureReason": {"DataType": "String", "StringValue": truncate(single_line(failure.reason), 1000) or "-"},
+        # Masked as log lines are: a reason may quote a far end's answer (a Salesforce validation message naming the
+        # email it refused) or what the caller said.
+        "FailureReason": {
+            "DataType": "String",
+            "StringValue": truncate(single_line(mask_text(failure.reason)), 1000) or "-",
+        },
         "FailedBy": {"DataType": "String", "StringValue": consumer},
         "OriginalMessageId": {"DataType": "String", "StringValue": record.message_id},
     }

@@ -12,7 +12,7 @@ from functions.common.events import LeadScoredDetail, parse_lead_scored_body
 from functions.common.failures import PermanentFailure, dead_letter
 from functions.common.lambda_kit import TRACED_LIBRARIES, lambda_kit
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
-from functions.common.secrets import secrets_provider
+from functions.common.secrets import parse_secret, secrets_provider
 from functions.common.settings import salesforce_sync_settings
 from functions.salesforce_sync.logic import sync_session
 
@@ -30,7 +30,7 @@ logger, tracer, metrics = kit.logger, kit.tracer, kit.metrics
 
 def credentials() -> SalesforceCredentials:
     secret = secrets_provider().get(settings.salesforce_secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-    return SalesforceCredentials.model_validate(secret)
+    return parse_secret(SalesforceCredentials, secret, settings.salesforce_secret_name)
 
 
 @cache

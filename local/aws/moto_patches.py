@@ -15,6 +15,8 @@ Why each one (details in each function's docstring):
 - `event_delivery_errors`: an S3 -> EventBridge delivery that raises inside moto's bare `except` is logged.
 - `sqs_receive_race`, `sqs_delete_race`: ReceiveMessage and DeleteMessage under the queue's lock (correctness with
   several pollers a queue).
+- `s3_content_md5`: moto stores a PutObject whose body does not match its Content-MD5; S3 refuses it (BadDigest).
+  The agent's write check relies on that refusal to prove its permission without creating an object.
 - `jsonpath_parse_memo`, `sqs_receive_speed`, `request_overhead`, `update_expression_memo`, `condition_lex_memo`:
   speed only, same results (the 10,000-session burst of `make bench` needs them).
 """
@@ -130,6 +132,40 @@ def _jsonpath_parse_memo() -> None:
         raise _missing("jsonpath_parse_memo", "jsonpath_ng.ext.parse")
     if not _is_marked(parse):
         setattr(jsonpath_ng.ext, "parse", _marked(functools.lru_cache(maxsize=256)(parse)))  # noqa: B010
+
+
+# ---------------------------------------------------------------------------------------------------- S3
+
+
+def _s3_content_md5() -> None:
+    """S3 checks a PutObject's body against its Content-MD5 header and refuses a mismatch with 400 BadDigest, after
+    it authorized the request and before it stores anything; moto 5.2.5 never reads the header. The check now runs
+    first in moto's PutObject handler, on the body moto decoded (aws-chunked included). Parts and copies are not
+    covered (nothing here sends them with a Content-MD5)."""
+    import base64
+    import hashlib
+
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+    if _is_marked(original):
+        return
+
+    class BadDigest(S3ClientError):
+        code = "BadDigest"
+
+    @functools.wraps(original)
+    def put_object(self: Any) -> Any:
+        claimed = self.headers.get("Content-MD5")
+        if claimed:
+            body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+            actual = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - S3's digest, not security
+            if claimed.strip() != actual:
+                raise BadDigest("BadDigest", "The Content-MD5 you specified did not match what we received.")
+        return original(self)
+
+    setattr(S3Response, "put_object", _marked(put_object))  # noqa: B010
 
 
 # ---------------------------------------------------------------------------------------------------- SQS
@@ -288,6 +324,7 @@ def _condition_lex_memo() -> None:
 
 
 PATCHES: tuple[MotoPatch, ...] = (
+    MotoPatch("s3_content_md5", ("moto.s3.responses.S3Response.put_object",), _s3_content_md5),
     MotoPatch("event_account", ("moto.events.utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE",), _event_account),
     MotoPatch("event_delivery_errors", ("moto.events.models.Rule.send_to_targets",), _event_delivery_errors),
     MotoPatch("jsonpath_parse_memo", ("jsonpath_ng.ext.parse",), _jsonpath_parse_memo),

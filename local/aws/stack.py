@@ -386,6 +386,13 @@ class LocalStack:
                     Bucket=self.physical_id(logical),
                     NotificationConfiguration={"EventBridgeConfiguration": {}},
                 )
+        #    Nor is the bucket's VersioningConfiguration: without it an overwrite or a delete would destroy the old
+        #    bytes here while AWS keeps them as a noncurrent version (what `forget` and the ledger must see).
+        for logical, props in self._resources_of_type("AWS::S3::Bucket"):
+            if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                self.client("s3").put_bucket_versioning(
+                    Bucket=self.physical_id(logical), VersioningConfiguration={"Status": "Enabled"}
+                )
         # 2. DynamoDB TTL is not applied either (moto never expires items anyway; set so describe shows it).
         for logical, props in self._resources_of_type("AWS::DynamoDB::Table"):
             ttl = props.get("TimeToLiveSpecification")

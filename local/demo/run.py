@@ -277,8 +277,12 @@ class Demo:
     @staticmethod
     def _create_secrets(stack: LocalStack, salesforce: Any, amplitude: Any) -> None:
         """The template names the secrets (parameters) but does not create them; locally they point at the
-        emulators. Their names are read from the functions' environments, as the handlers read them."""
-        values = {"SALESFORCE_SECRET_NAME": salesforce.secret(), "AMPLITUDE_SECRET_NAME": amplitude.secret()}
+        emulators. Their names are read from the functions' environments, as the handlers read them. Salesforce:
+        the client-credentials flow, the one docs/backend.md recommends."""
+        values = {
+            "SALESFORCE_SECRET_NAME": salesforce.secret("client_credentials"),
+            "AMPLITUDE_SECRET_NAME": amplitude.secret(),
+        }
         secrets: dict[str, dict[str, Any]] = {}
         for spec in stack.functions().values():
             for variable, value in values.items():

@@ -1,4 +1,5 @@
-"""A local emulator of Amplitude's HTTP V2 API (`POST /2/httpapi`), for tests and the offline demo.
+"""A local emulator of Amplitude's HTTP V2 API (`POST /2/httpapi`) and of its User Privacy API's deletion request
+(`POST /api/2/deletions/users`), for tests and the offline demo.
 
 There is no network here, so the Lambda functions' real `amplitude-analytics` client is pointed at this with
 `Config(server_url=emulator.url)`. It validates batches the way HTTP V2 does and answers with the bodies that
@@ -9,7 +10,15 @@ Accepted events are kept in memory, deduplicated by `insert_id` like Amplitude d
 It runs on the emulators' shared server (local/emulators/http.py: werkzeug, loopback only). Plain HTTP: the client
 under test uses urllib with the URL it is given, so TLS would prove nothing about it.
 
-Emulator-only conveniences, not part of the Amplitude API: `events`, `received_count`, `duplicates_dropped`,
+The deletion request (User Privacy API v1: HTTP Basic `api_key:secret_key`, JSON `user_ids` and/or `amplitude_ids`,
+at most 100 of each, `requester`, `ignore_invalid_ids`) schedules a job for 10 days later and answers `{"day",
+"status": "staging", "amplitude_ids": [{"amplitude_id", "requester", "requested_on_day"}]}`; ids it does not know are
+an error unless `ignore_invalid_ids`, and a user already scheduled is not listed again. Amplitude runs jobs 10-13
+days later; here `run_deletion_jobs()` runs them at once, deleting the users' events (a user who sends events again
+is a new user, as in Amplitude). Each user gets an amplitude_id the first time one of its events is stored.
+
+Emulator-only conveniences, not part of the Amplitude API: `events`, `users`, `deletion_jobs`, `run_deletion_jobs()`,
+`received_count`, `duplicates_dropped`,
 `request_log`, `batch_log` (the insert_ids each upload carried, and its answer), `export_state()` / `load_state()`
 (events kept between runs), the fault switches `fail_next()`, `delay_next()`, `reset_faults()`, and
 `faults_served` / `delays_served` (how many of them actually answered an upload, so a test can prove its fault
@@ -19,10 +28,13 @@ fired).
 from __future__ import annotations
 
 import copy
+import hmac
+import itertools
 import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NoReturn
 
 from werkzeug.routing import Map, Rule
@@ -33,7 +45,15 @@ from local.emulators.http import LoopbackEmulator, json_response
 __all__ = ["DEFAULT_API_KEYS", "AmplitudeEmulator"]
 
 DEFAULT_API_KEYS: Final = frozenset({"demo-amplitude-key"})
+# The project's secret key, for the User Privacy API's Basic auth (the same for every API key here).
+DEFAULT_SECRET_KEY: Final = "demo-amplitude-secret-key"  # noqa: S105 - a fixed credential of a local fake, not a secret
+# The key amplitude_events HMACs lead keys with (the Amplitude secret's `user_id_key`), fixed so that demo runs agree.
+DEMO_USER_ID_KEY: Final = "local-demo-amplitude-user-id-key-0001"
 HTTP_API_PATH: Final = "/2/httpapi"
+DELETIONS_PATH: Final = "/api/2/deletions/users"
+MAX_DELETION_IDS: Final = 100
+# Amplitude runs a deletion job 10-13 days after the request.
+DELETION_DELAY_DAYS: Final = 10
 # HTTP V2 limits: "under 1 MB with fewer than 2000 events per request", else 413.
 MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_EVENTS: Final = 2000
@@ -89,13 +109,25 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
     """
 
     name = "Amplitude emulator"
-    routes = Map([Rule(HTTP_API_PATH, methods=["POST"], endpoint="upload")], strict_slashes=False)
+    routes = Map(
+        [
+            Rule(HTTP_API_PATH, methods=["POST"], endpoint="upload"),
+            Rule(DELETIONS_PATH, methods=["POST"], endpoint="deletions"),
+        ],
+        strict_slashes=False,
+    )
 
-    def __init__(self, api_keys: Collection[str] = DEFAULT_API_KEYS, *, port: int = 0) -> None:
+    def __init__(
+        self, api_keys: Collection[str] = DEFAULT_API_KEYS, *, secret_key: str = DEFAULT_SECRET_KEY, port: int = 0
+    ) -> None:
         if isinstance(api_keys, str):
             raise TypeError("api_keys is a collection of keys; wrap a single key in a set")
         self.api_keys: frozenset[str] = frozenset(api_keys)
+        self.secret_key = secret_key
         super().__init__(port=port)
+        self._amplitude_ids: dict[str, int] = {}
+        self._next_amplitude_id = itertools.count(1_000_001)  # never reused, as Amplitude's
+        self._deletion_jobs: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str, str]] = set()
         self._received_count = 0
@@ -113,9 +145,21 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
         """The HTTP V2 endpoint, for `Config(server_url=...)`."""
         return f"{self.base_url}{HTTP_API_PATH}"
 
+    @property
+    def privacy_url(self) -> str:
+        """The User Privacy API's deletion endpoint."""
+        return f"{self.base_url}{DELETIONS_PATH}"
+
     def secret(self) -> dict[str, str]:
-        """The Amplitude secret (the shape amplitude_events reads from Secrets Manager) pointing at this emulator."""
-        return {"api_key": sorted(self.api_keys)[0], "server_url": self.url}
+        """The Amplitude secret (the shape amplitude_events and `voice-analytics forget` read from Secrets Manager)
+        pointing at this emulator."""
+        return {
+            "api_key": sorted(self.api_keys)[0],
+            "server_url": self.url,
+            "user_id_key": DEMO_USER_ID_KEY,
+            "secret_key": self.secret_key,
+            "privacy_url": self.privacy_url,
+        }
 
     # -- inspection and fault switches -------------------------------------------------------------------------
 
@@ -144,6 +188,35 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
         with self._lock:
             return list(self._batch_log)
 
+    @property
+    def users(self) -> set[str]:
+        """The user ids of the stored events."""
+        with self._lock:
+            return {str(event["user_id"]) for event in self._events if event.get("user_id")}
+
+    @property
+    def deletion_jobs(self) -> list[dict[str, Any]]:
+        """Copies of the deletion jobs requested so far: day, status (staging, then done), user and amplitude ids."""
+        with self._lock:
+            return copy.deepcopy(self._deletion_jobs)
+
+    def run_deletion_jobs(self) -> int:
+        """Run every staged deletion job now (Amplitude waits 10-13 days): the users' events are deleted and their
+        amplitude_ids forgotten. Returns how many events were deleted."""
+        with self._lock:
+            users: set[str] = set()
+            for job in self._deletion_jobs:
+                if job["status"] == "staging":
+                    users |= set(job["user_ids"])
+                    job["status"] = "done"
+            kept = [event for event in self._events if str(event.get("user_id")) not in users]
+            deleted = len(self._events) - len(kept)
+            self._events = kept
+            self._seen = {key for key in self._seen if not (key[0] == "user" and key[1] in users)}
+            for user in users:
+                self._amplitude_ids.pop(user, None)
+            return deleted
+
     def export_state(self) -> dict[str, Any]:
         """The stored events as JSON-able data, for `load_state()` in a later run (the demo keeps this in
         build/demo/state/amplitude.json, so a second run's events meet the first run's insert_ids)."""
@@ -158,6 +231,9 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
         with self._lock:
             self._events = events
             self._seen = {key for key in map(_event_key, events) if key is not None}
+            self._amplitude_ids = {}
+            for event in events:
+                self._amplitude_id_of(event)
 
     def fail_next(self, count: int, status: int = 503, *, list_throttled_events: bool = True) -> None:
         """Make the next `count` requests fail with `status` (429, 500, 502, 503, 504, ...); nothing is stored.
@@ -174,7 +250,7 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
     # -- request handling --------------------------------------------------------------------------------------
 
     def _not_found(self, request: Request) -> Response:
-        return _error(404, f"Not found: the emulator serves only POST {HTTP_API_PATH}")
+        return _error(404, f"Not found: the emulator serves only POST {HTTP_API_PATH} and POST {DELETIONS_PATH}")
 
     def _method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
         return _error(405, f"Method {request.method} not allowed: use POST")
@@ -247,6 +323,7 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
                 if key is not None:
                     self._seen.add(key)
                 self._events.append(copy.deepcopy(event))
+                self._amplitude_id_of(event)
             self._duplicates_dropped += duplicates
         return json_response(
             200,
@@ -257,6 +334,58 @@ class AmplitudeEmulator(LoopbackEmulator[_Fault]):
                 "server_upload_time": int(time.time() * 1000),
             },
         )
+
+    def _amplitude_id_of(self, event: Mapping[str, Any]) -> None:
+        """Give the event's user an amplitude_id the first time it is seen; the caller holds the lock."""
+        user = event.get("user_id")
+        if isinstance(user, str) and user and user not in self._amplitude_ids:
+            self._amplitude_ids[user] = next(self._next_amplitude_id)
+
+    def _deletions(self, request: Request) -> Response:
+        """POST /api/2/deletions/users: schedule the deletion of users (by user id or amplitude id)."""
+        basic = request.authorization
+        if (
+            basic is None
+            or basic.type != "basic"
+            or basic.username not in self.api_keys
+            or not hmac.compare_digest(basic.password or "", self.secret_key)
+        ):
+            return _error(401, "Invalid API key or secret key")
+        try:
+            payload = json.loads(request.get_data() or b"null")
+        except ValueError:
+            return _error(400, "Invalid JSON request body")
+        if not isinstance(payload, dict):
+            return _error(400, "Invalid JSON request body")
+        user_ids, amplitude_ids = payload.get("user_ids") or [], payload.get("amplitude_ids") or []
+        if not isinstance(user_ids, list) or not isinstance(amplitude_ids, list) or not (user_ids or amplitude_ids):
+            return _error(400, "Request missing required field: user_ids or amplitude_ids")
+        if len(user_ids) > MAX_DELETION_IDS or len(amplitude_ids) > MAX_DELETION_IDS:
+            return _error(400, f"At most {MAX_DELETION_IDS} user_ids and {MAX_DELETION_IDS} amplitude_ids a request")
+        requester = str(payload.get("requester") or "")
+        today = datetime.now(UTC).date()
+        with self._lock:
+            by_amplitude_id = {number: user for user, number in self._amplitude_ids.items()}
+            scheduled = {user for job in self._deletion_jobs if job["status"] == "staging" for user in job["user_ids"]}
+            wanted = [str(user) for user in user_ids]
+            wanted += [by_amplitude_id[number] for number in amplitude_ids if number in by_amplitude_id]
+            unknown = [user for user in wanted if user not in self._amplitude_ids]
+            unknown += [str(number) for number in amplitude_ids if number not in by_amplitude_id]
+            if unknown and not payload.get("ignore_invalid_ids"):
+                return _error(400, "Invalid user ids or amplitude ids", invalid_ids=unknown)
+            new = sorted({user for user in wanted if user in self._amplitude_ids} - scheduled)
+            day = (today + timedelta(days=DELETION_DELAY_DAYS)).isoformat()
+            if new:
+                self._deletion_jobs.append({"day": day, "status": "staging", "user_ids": new, "requester": requester})
+            listed = [
+                {
+                    "amplitude_id": self._amplitude_ids[user],
+                    "requester": requester,
+                    "requested_on_day": today.isoformat(),
+                }
+                for user in new
+            ]
+        return json_response(200, {"day": day, "status": "staging", "amplitude_ids": listed})
 
     @staticmethod
     def _min_id_length(options: Any) -> int:

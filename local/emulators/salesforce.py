@@ -1,21 +1,28 @@
 """A local HTTPS emulator of the Salesforce REST API: exactly what the product and its tests use.
 
-salesforce_sync (functions/common/salesforce.py, with the real simple-salesforce client) logs in with the OAuth 2.0
-username-password flow, upserts Leads and Tasks by external id and, where an older API version answers an update
-with 204 and no body, reads the record back by the same external id. So this serves (`ROUTES`):
+salesforce_sync (functions/common/salesforce.py, with the real simple-salesforce client) logs in with an OAuth 2.0
+flow (client credentials, JWT bearer, or username-password), upserts Leads and Tasks by external id and, where an
+older API version answers an update with 204 and no body, reads the record back by the same external id;
+`voice-analytics forget --include-crm` finds a person's Lead and Tasks by external id and deletes them. So this
+serves (`ROUTES`):
 
-    POST  /services/oauth2/token                                            token (grant types: `_grants`)
-    PATCH /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  upsert: 201 created, 200 updated
-                                                                            (204 before API 46.0), 300 ambiguous
-    GET   /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  the record, 404, or 300
+    POST   /services/oauth2/token                                            token (grant types: `_grants`)
+    PATCH  /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  upsert: 201 created, 200 updated
+                                                                             (204 before API 46.0), 300 ambiguous
+    GET    /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  the record, 404, or 300
+    DELETE /services/data/vXX.X/sobjects/{SObject}/{Id}                      204, or 404; deleting a Lead deletes its
+                                                                             Tasks (WhoId), as Salesforce deletes a
+                                                                             record's activities with it
 
 with Salesforce's answers: error bodies `[{"message", "errorCode", "fields"}]` with the status codes simple-salesforce
 maps to its exceptions, 401 INVALID_SESSION_ID for an expired token, and the field rules the product must respect
 (unknown and read-only fields, types, lengths, email format, numeric ranges, required fields and their defaults,
-a WhoId that must name an existing Lead). Nothing else: no SOQL, SOAP login, describe or delete (the product uses
-none of them). A new endpoint is one `Rule` in `ROUTES` and one `_<endpoint>` method; the sObject Collections
+a WhoId that must name an existing Lead). Nothing else: no SOQL, SOAP login or describe (the product uses none of
+them). A new endpoint is one `Rule` in `ROUTES` and one `_<endpoint>` method; the sObject Collections
 upsert (`PATCH .../composite/sobjects/{SObject}/{ExternalIdField}`) would call `_upsert_one` once per record.
-A new grant type (client credentials, JWT bearer) is one method returning an OAuth error or None, added to `_grants`.
+The grant types are methods returning an OAuth error or None, in `_grants`: password, client_credentials (HTTP
+Basic or form credentials of the connected app) and JWT bearer (an RS256 assertion checked against the key pair
+`jwt_private_key_pem()` hands out: issuer, subject, audience and expiry).
 
 TLS is real (a self-signed certificate, `ca_bundle`), because the client must run with certificate verification on,
 as in AWS. Emulator-only conveniences: `records()`, `seed()`, `request_log`, `export_state()` / `load_state()`
@@ -43,6 +50,9 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, NoReturn
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -50,6 +60,7 @@ from local.emulators.http import LoopbackEmulator, SelfSignedTLS, json_response
 
 __all__ = ["LEAD", "TASK", "Field", "SObject", "SalesforceEmulator"]
 
+JWT_BEARER_GRANT: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # From API 46.0 an upsert that updates answers 200 with a body; before, 204 with none (Salesforce REST API guide).
 _UPSERT_UPDATE_BODY_SINCE: Final = 46.0
 
@@ -319,6 +330,7 @@ ROUTES: Final = Map(
             methods=["GET", "PATCH"],
             endpoint="external_id",
         ),
+        Rule("/services/data/v<version:version>/sobjects/<sobject>/<record_id>", methods=["DELETE"], endpoint="record"),
     ],
     converters={"version": _ApiVersion},
     strict_slashes=False,
@@ -368,7 +380,12 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
         # however many there are (a scan made a 10,000-session run quadratic).
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._tokens: set[str] = set()
-        self._grants: dict[str, Callable[[Mapping[str, str]], OAuthError | None]] = {"password": self._password_grant}
+        self._grants: dict[str, Callable[[Request], OAuthError | None]] = {
+            "password": self._password_grant,
+            "client_credentials": self._client_credentials_grant,
+            JWT_BEARER_GRANT: self._jwt_bearer_grant,
+        }
+        self._jwt_key: Any = None
 
     # -- addresses and lifecycle -------------------------------------------------------------------------------
 
@@ -392,8 +409,27 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
         """Path of the PEM certificate to trust (requests: `session.verify = ca_bundle`)."""
         return self._tls.ca_bundle
 
-    def secret(self) -> dict[str, str]:
-        """The Salesforce secret (the shape salesforce_sync reads from Secrets Manager) pointing at this emulator."""
+    def secret(self, flow: str = "password") -> dict[str, str]:
+        """The Salesforce secret (the shape salesforce_sync reads from Secrets Manager) pointing at this emulator, for
+        one OAuth flow: "password" (no `flow` field, as secrets written before the other flows), "client_credentials"
+        or "jwt_bearer"."""
+        if flow == "client_credentials":
+            return {
+                "flow": flow,
+                "login_url": self.base_url,
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+            }
+        if flow == "jwt_bearer":
+            return {
+                "flow": flow,
+                "login_url": self.base_url,
+                "client_id": self.client_id,
+                "username": self.username,
+                "private_key": self.jwt_private_key_pem(),
+            }
+        if flow != "password":
+            raise ValueError(f"no secret for flow {flow!r}: password, client_credentials or jwt_bearer")
         return {
             "login_url": self.base_url,
             "client_id": self.client_id,
@@ -402,6 +438,20 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             "password": self.password,
             "security_token": self.security_token,
         }
+
+    def jwt_private_key_pem(self) -> str:
+        """The private key of the connected app's certificate (made on first use): what the JWT bearer flow signs with;
+        the emulator checks assertions against its public key, as Salesforce does with the uploaded certificate."""
+        pem: bytes = self._jwt_private_key().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return pem.decode()
+
+    def _jwt_private_key(self) -> Any:
+        with self._lock:
+            if self._jwt_key is None:
+                self._jwt_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._jwt_key
 
     # -- inspection, state and switches ------------------------------------------------------------------------
 
@@ -495,7 +545,7 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             return json_response(
                 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
             )
-        refused = grant(form)
+        refused = grant(request)
         if refused is not None:
             return json_response(400, {"error": refused[0], "error_description": refused[1]})
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
@@ -522,12 +572,41 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             return "invalid_client", "invalid client credentials"
         return None
 
-    def _password_grant(self, form: Mapping[str, str]) -> OAuthError | None:
+    def _password_grant(self, request: Request) -> OAuthError | None:
         """The username-password flow: the password field is the user's password followed by the security token."""
+        form = request.form
         good_user = hmac.compare_digest(form.get("username", ""), self.username)
         good_password = hmac.compare_digest(form.get("password", ""), self.password + self.security_token)
         user_error = None if good_user and good_password else ("invalid_grant", "authentication failure")
         return self._client_check(form) or user_error
+
+    def _client_credentials_grant(self, request: Request) -> OAuthError | None:
+        """The client-credentials flow: the connected app's key and secret, as HTTP Basic (what simple-salesforce and
+        salesforce_sync send) or as form fields; the token is the app's Run-As user's."""
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":
+            return self._client_check({"client_id": basic.username or "", "client_secret": basic.password or ""})
+        return self._client_check(request.form)
+
+    def _jwt_bearer_grant(self, request: Request) -> OAuthError | None:
+        """The JWT bearer flow: an RS256 assertion signed with the certificate's key, issued by the connected app
+        (iss = its consumer key) for the integration user (sub), to this login server (aud), not expired."""
+        assertion = request.form.get("assertion", "")
+        public_key = self._jwt_private_key().public_key()
+        try:
+            claims = jwt.decode(
+                assertion,
+                public_key,
+                algorithms=["RS256"],
+                audience=self.base_url,
+                issuer=self.client_id,
+                options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.InvalidTokenError as error:
+            return "invalid_grant", f"invalid assertion: {error}"
+        if not hmac.compare_digest(str(claims.get("sub", "")), self.username):
+            return "invalid_grant", "user hasn't approved this consumer"
+        return None
 
     # -- data API ----------------------------------------------------------------------------------------------
 
@@ -563,6 +642,31 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             return self._upsert_one(spec, version, key, value, request.get_data())
 
         return self._data_call(request, operation)
+
+    def _record(self, request: Request, version: str, sobject: str, record_id: str) -> tuple[Response, float]:
+        """DELETE of one record by id: 204, or 404 when there is no such record (any more)."""
+
+        def operation() -> Response:
+            spec = _SOBJECTS.get(sobject.lower())
+            id18 = _to_id18(record_id)
+            if spec is None or id18 is None:
+                raise _not_found()
+            with self._lock:
+                record = self._records[spec.name].get(id18)
+                if record is None:
+                    raise _not_found("entity is deleted or does not exist")
+                self._remove(spec, record)
+                if spec is LEAD:  # the Lead's activities go with it
+                    for task in [t for t in self._records[TASK.name].values() if t.get("WhoId") == id18]:
+                        self._remove(TASK, task)
+            return Response(status=204)
+
+        return self._data_call(request, operation)
+
+    def _remove(self, spec: SObject, record: dict[str, Any]) -> None:
+        """Forget a record and its external ids; the caller holds the lock."""
+        self._index_record(spec, record, add=False)
+        del self._records[spec.name][record["Id"]]
 
     def _get_one(self, spec: SObject, version: str, key: Field, value: str) -> Response:
         with self._lock:

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from functions.common import settings as settings_module
 from functions.common.scoring import HotThresholds
-from voice_analytics.template import fold_conditions, load_template, resolve, translate, with_code_uri
+from tests.infrastructure import policy
+from voice_analytics.template import fold_conditions, load_template, translate, with_code_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -51,6 +52,7 @@ KEY_PARAMETERS = {
     "AlarmTopicKmsKeyArn": "HasAlarmTopicKey",
     "HotLeadTopicKmsKeyArn": "HasHotLeadTopicKey",
     "LogsKmsKeyArn": "HasLogsKey",
+    "DataKmsKeyArn": "HasDataKey",
 }
 
 
@@ -372,13 +374,19 @@ def test_no_iam_statement_grants_a_wildcard_action(form: str, request: pytest.Fi
             assert "*" not in action, (name, statement)
 
 
-def test_agent_policy_allows_only_put_object_under_sessions(template: dict[str, Any]) -> None:
-    policy = resources(template, "AWS::IAM::ManagedPolicy")["AgentSessionWriterPolicy"]
-    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "s3:PutObject"
-    assert statement["Resource"] == {"Fn::Sub": "${SessionsBucket.Arn}/sessions/*"}
-    assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
+def test_agent_policy_allows_only_create_only_puts_under_sessions(template: dict[str, Any]) -> None:
+    """The statements' shape; what they allow and deny is evaluated in test_policies.py."""
+    policy_document = resources(template, "AWS::IAM::ManagedPolicy")["AgentSessionWriterPolicy"]["Properties"]
+    allow, deny, data_key = policy_document["PolicyDocument"]["Statement"]
+    assert allow == {
+        "Sid": "PutSessionRecords",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": {"Fn::Sub": "${SessionsBucket.Arn}/sessions/*"},
+    }
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:PutObject"
+    assert deny["Condition"] == {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+    assert if_condition_true(data_key, "HasDataKey")["Action"] == "kms:GenerateDataKey"  # encrypt, never decrypt
 
 
 # Least privilege per function: every (action, resource, condition) a function's role allows, written out. A new
@@ -427,12 +435,14 @@ def role_grants(
     llm_scoring: bool,
     hot_lead_topic_key: bool = False,
     bedrock_insights: bool = False,
+    data_key: bool = False,
 ) -> set[Grant]:
     """Every grant of a role's inline policies for these condition values (no other policy is attached to it)."""
     conditions = {
         "LlmScoring": llm_scoring,
         "HasHotLeadTopicKey": hot_lead_topic_key,
         "BedrockInsights": bedrock_insights,
+        "HasDataKey": data_key,
     }
     properties = fold_conditions(template["Resources"][role_name]["Properties"], conditions)
     documents = [policy["PolicyDocument"] for policy in properties["Policies"]]
@@ -489,6 +499,7 @@ def _bedrock_grants(parameter: str) -> set[Grant]:
     }
 
 
+PROJECT_BUS_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/voice-analytics-${Stage}"
 BEDROCK_GRANTS = _bedrock_grants("LlmModelId")
 BEDROCK_INSIGHTS_GRANTS = _bedrock_grants("InsightsModelId")
 OWN_GRANTS: dict[str, set[Grant]] = {
@@ -497,7 +508,8 @@ OWN_GRANTS: dict[str, set[Grant]] = {
         ("s3:GetObjectVersion", f"{SESSIONS_BUCKET}/sessions/*", NO_CONDITION),
         ("s3:PutObject", f"{SESSIONS_BUCKET}/scored/*", NO_CONDITION),
         ("s3:PutObject", f"{SESSIONS_BUCKET}/quarantine/*", NO_CONDITION),
-        ("events:PutEvents", "LeadsBus.Arn", NO_CONDITION),
+        # Written out (the bus's policy names the role: a GetAtt each way would be a circular dependency).
+        ("events:PutEvents", PROJECT_BUS_ARN, NO_CONDITION),
     },
     "SalesforceSyncFunction": {("secretsmanager:GetSecretValue", _secret("SalesforceSecretName"), NO_CONDITION)},
     "AmplitudeEventsFunction": {("secretsmanager:GetSecretValue", _secret("AmplitudeSecretName"), NO_CONDITION)},
@@ -513,19 +525,36 @@ HOT_LEAD_TOPIC_KEY_GRANTS = {
     )
     for action in ("kms:GenerateDataKey", "kms:Decrypt")
 }
+# Only with an organisation key for the bucket (DataKmsKeyArn): score_lead reads and writes objects under it, only
+# through S3 (the AWS managed aws/s3 key's own policy covers the default).
+DATA_KEY_GRANTS = {
+    (
+        action,
+        "Ref(DataKmsKeyArn)",
+        _condition({"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}),
+    )
+    for action in ("kms:Decrypt", "kms:GenerateDataKey")
+}
 
 
 @pytest.mark.parametrize("function", sorted(OWN_GRANTS))
 @pytest.mark.parametrize("llm_scoring", [False, True], ids=["rules", "llm"])
 @pytest.mark.parametrize("hot_lead_topic_key", [False, True], ids=["aws-sns-key", "organisation-key"])
 @pytest.mark.parametrize("bedrock_insights", [False, True], ids=["local-insights", "bedrock-insights"])
+@pytest.mark.parametrize("data_key", [False, True], ids=["aws-s3-key", "bucket-organisation-key"])
 def test_function_role_grants_exactly_its_own_resources(
-    template: dict[str, Any], function: str, llm_scoring: bool, hot_lead_topic_key: bool, bedrock_insights: bool
+    template: dict[str, Any],
+    function: str,
+    llm_scoring: bool,
+    hot_lead_topic_key: bool,
+    bedrock_insights: bool,
+    data_key: bool,
 ) -> None:
     """Only its queue, DLQ, idempotency items, bucket prefixes, bus, topic, secret, log group; Bedrock (the
     configured models only) only for score_lead and only when LLM scoring or Bedrock insights are on; the hot-lead
     topic's key only for hot_lead_alert, only through SNS and only when HotLeadTopicKmsKeyArn names an organisation
-    key."""
+    key; the bucket's key only for score_lead (the one function that reads or writes objects), only through S3 and
+    only when DataKmsKeyArn names an organisation key."""
     body = functions(template)[function]
     assert "Policies" not in body["Properties"], function  # SAM would add them to a generated role
     role_name, _ = function_role(template, function)
@@ -536,12 +565,15 @@ def test_function_role_grants_exactly_its_own_resources(
         expected |= BEDROCK_INSIGHTS_GRANTS
     if function == "HotLeadAlertFunction" and hot_lead_topic_key:
         expected |= HOT_LEAD_TOPIC_KEY_GRANTS
+    if function == "ScoreLeadFunction" and data_key:
+        expected |= DATA_KEY_GRANTS
     grants = role_grants(
         template,
         role_name,
         llm_scoring=llm_scoring,
         hot_lead_topic_key=hot_lead_topic_key,
         bedrock_insights=bedrock_insights,
+        data_key=data_key,
     )
     assert grants == expected
 
@@ -581,7 +613,7 @@ def test_resource_star_only_where_aws_requires_it(template: dict[str, Any]) -> N
     for name in resources(template, "AWS::IAM::Role"):
         for on in (False, True):
             for action, resource, _ in role_grants(
-                template, name, llm_scoring=on, hot_lead_topic_key=on, bedrock_insights=on
+                template, name, llm_scoring=on, hot_lead_topic_key=on, bedrock_insights=on, data_key=on
             ):
                 assert resource != "*" or action in XRAY_ACTIONS, (name, action)
                 assert "*" not in action and action not in {"logs:CreateLogGroup", "cloudwatch:PutMetricData"}
@@ -694,11 +726,56 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_sends_events(templat
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"aws:kms", "aws:kms:dsse", "AES256"}
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # The AWS managed aws/s3 key unless DataKmsKeyArn names an organisation key (the agent's puts name none).
+    key = encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    assert if_condition_true(key, "HasDataKey") == {"Ref": "DataKmsKeyArn"}
     assert encryption["BucketKeyEnabled"] is True
+    athena = template["Resources"]["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert athena["ResultConfiguration"]["EncryptionConfiguration"]["KmsKey"]["Fn::If"][:2] == [
+        "HasDataKey",
+        {"Ref": "DataKmsKeyArn"},
+    ]
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     [deny] = template["Resources"]["SessionsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# Every prefix that holds personal data, and the parameter that sets how long.
+DATA_PREFIXES = {
+    "sessions/": "SessionRetentionDays",
+    "scored/": "ScoredRetentionDays",
+    "compacted/": "CompactedRetentionDays",
+    "quarantine/": "QuarantineRetentionDays",
+}
+
+
+def test_every_data_prefix_expires_by_its_parameter_and_old_versions_and_the_archive_too(
+    template: dict[str, Any],
+) -> None:
+    rules = template["Resources"]["SessionsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
+    for prefix, parameter in DATA_PREFIXES.items():
+        assert expiring[prefix] == {"Ref": parameter}, prefix
+        assert template["Parameters"][parameter]["MinValue"] >= 1
+    assert expiring["athena-results/"] == 30
+    [versions] = [rule for rule in rules if "NoncurrentVersionExpiration" in rule]
+    assert "Prefix" not in versions and "Filter" not in versions  # the whole bucket
+    assert versions["NoncurrentVersionExpiration"] == {"NoncurrentDays": {"Ref": "NoncurrentVersionDays"}}
+    assert versions["ExpiredObjectDeleteMarker"] is True
+    archive = template["Resources"]["LeadsBusArchive"]["Properties"]
+    assert archive["RetentionDays"] == {"Ref": "ArchiveRetentionDays"}
+
+
+def test_alarms_go_to_their_own_address_and_alerts_to_theirs(template: dict[str, Any]) -> None:
+    """Alarm notifications carry no caller data, alerts carry names and emails: one address parameter each."""
+    subscriptions = resources(template, "AWS::SNS::Subscription")
+    alarms = subscriptions["AlarmsEmailSubscription"]
+    assert (alarms["Condition"], alarms["Properties"]["Endpoint"]) == ("HasAlarmEmail", {"Ref": "AlarmEmail"})
+    hot = subscriptions["HotLeadEmailSubscription"]
+    assert (hot["Condition"], hot["Properties"]["Endpoint"]) == ("HasAlertEmail", {"Ref": "AlertEmail"})
+    assert hot["Properties"]["TopicArn"] == {"Ref": "HotLeadTopic"}
+    assert alarms["Properties"]["TopicArn"] == {"Ref": "AlarmsTopic"}
 
 
 def test_idempotency_table_has_ttl_point_in_time_recovery_and_encryption(template: dict[str, Any]) -> None:
@@ -768,9 +845,10 @@ def test_hot_lead_topic_uses_the_aws_managed_key_and_only_hot_lead_alert_may_pub
         for body in resources(template, "AWS::SNS::TopicPolicy").values()
         if body["Properties"]["Topics"] == [{"Ref": "HotLeadTopic"}]
     ]
-    [statement] = policy["PolicyDocument"]["Statement"]
+    statement, subscribe = policy["PolicyDocument"]["Statement"]
     assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
     assert statement["Action"] == "sns:Publish" and statement["Resource"] == {"Ref": "HotLeadTopic"}
+    assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")  # test_policies.py evaluates it
     assert statement["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["HotLeadAlertFunctionRole", "Arn"]}}
     }
@@ -780,7 +858,7 @@ def test_hot_lead_topic_uses_the_aws_managed_key_and_only_hot_lead_alert_may_pub
         if any(
             action == "sns:Publish"
             for action, _, _ in role_grants(
-                template, name, llm_scoring=True, hot_lead_topic_key=True, bedrock_insights=True
+                template, name, llm_scoring=True, hot_lead_topic_key=True, bedrock_insights=True, data_key=True
             )
         )
     }
@@ -890,62 +968,22 @@ def test_outcomes_query_counts_messages_the_functions_log_in_their_own_log_group
 
 # ---------------------------------------------------------------------------------------------------- Bedrock IAM
 
-# What a deployment resolves the role's Fn::Sub strings with.
-DEPLOYED = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 PROFILE_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PROFILE_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"  # what that profile routes to
 PROFILE_ARN = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{PROFILE_ID}"
 
 
-def _resolve(node: Any, parameters: dict[str, str]) -> Any:
-    """Intrinsics resolved with these parameter values (what CloudFormation hands IAM), by the one template module;
-    other resources' attributes become placeholders."""
-    return resolve(
-        node,
-        ref=lambda name: parameters.get(name, "<other>"),
-        get_att=lambda logical, attribute: "<other>",
-        condition=lambda name: False,
-    )
-
-
-def _iam_match(pattern: str, value: str) -> bool:
-    """IAM's wildcard match of an action, a resource ARN or an ARN/string condition value: `*` any run of
-    characters, `?` any one. Written here because moto's evaluator (moto.iam.access_control) knows only the
-    StringEquals operator and lets a request without the condition's key through, the opposite of IAM."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, value) is not None
-
-
-def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, keys in condition.items():
-        assert operator in {"ArnEquals", "ArnLike", "StringEquals", "StringLike"}, operator
-        for key, expected in keys.items():
-            if key not in context:  # IAM: a condition on a key the request does not carry does not match
-                return False
-            patterns = as_list(expected)
-            exact = operator == "StringEquals"
-            if not any(context[key] == p if exact else _iam_match(p, context[key]) for p in patterns):
-                return False
-    return True
-
-
 def _score_lead_allows(
     template: dict[str, Any], parameters: dict[str, str], resource: str, context: dict[str, str] | None = None
 ) -> bool:
-    """Whether score_lead's role (LLM scoring and Bedrock insights on) allows bedrock:InvokeModel on `resource`."""
-    conditions = {"LlmScoring": True, "HasHotLeadTopicKey": False, "BedrockInsights": True}
+    """Whether score_lead's role (LLM scoring and Bedrock insights on) allows bedrock:InvokeModel on `resource`: a
+    policy evaluation (tests/infrastructure/policy.py), not an AWS call."""
+    conditions = {"LlmScoring": True, "HasHotLeadTopicKey": False, "BedrockInsights": True, "HasDataKey": False}
     properties = fold_conditions(template["Resources"]["ScoreLeadFunctionRole"]["Properties"], conditions)
     statements = [s for policy in properties["Policies"] for s in policy["PolicyDocument"]["Statement"]]
-    for statement in _resolve(statements, {**DEPLOYED, **parameters}):
-        if statement["Effect"] != "Allow":
-            continue
-        if not any(_iam_match(action, "bedrock:InvokeModel") for action in as_list(statement["Action"])):
-            continue
-        if not any(_iam_match(pattern, resource) for pattern in as_list(statement["Resource"])):
-            continue
-        if _condition_holds(statement.get("Condition", {}), context or {}):
-            return True
-    return False
+    request = policy.Request(policy.role_arn("ScoreLeadFunctionRole"), "bedrock:InvokeModel", resource, context or {})
+    decision = policy.evaluate(request, identity=policy.resolved(template, statements, parameters))
+    return decision is policy.Decision.ALLOW
 
 
 @pytest.mark.parametrize("parameter", ["InsightsModelId", "LlmModelId"])

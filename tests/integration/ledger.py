@@ -26,6 +26,8 @@ Use (every fault, duplicate and bad-input scenario ends like this; new scenarios
     ledger.effects(sid, scored=False, consumers=["salesforce_sync"])  # a handler test fed one consumer directly
     ledger.quarantined(key, "not gzip")     # one quarantine/<key> with that reason, nothing downstream
     ledger.dead_lettered("score_lead", "not an S3 'Object Created'", body='{"hello": "world"}')
+    ledger.effects(sid, forgotten=True, lead_key=key)  # went through, then `voice-analytics forget` erased it
+    ledger.quarantined(key, "not gzip", forgotten=True)
     tally = ledger.close()                  # settles (drains), asserts every account, returns the request counts
     assert tally.salesforce_logins == 1 and tally.salesforce_faults_served == 1
 
@@ -43,7 +45,10 @@ the far end, when
   here;
 - anything appeared that no expectation accounts for: a `sessions/` key, a scored version, a quarantine entry, a DLQ
   message, a Lead, a Task, an Amplitude event or upload, an alert, a Salesforce data call;
-- a DLQ message has no `FailureReason` (it got there by maxReceiveCount: an error nobody classified).
+- a DLQ message has no `FailureReason` (it got there by maxReceiveCount: an error nobody classified);
+- a forgotten session (or quarantine entry) left anything behind: a version of its sessions/, scored/ or quarantine/
+  objects, a Task, a Lead with its lead key, an Amplitude event (the emulator's deletion job must have run); the
+  lookups and deletes `forget` made at Salesforce are attributed to forgotten sessions and counted in the tally.
 
 A far end is read through `FarEnds`, so the ledger works on the per-module pipeline (tests/integration/pipeline.py,
 one DLQ per function) and on conftest.py's handler stack (one shared DLQ, `FailedBy` says whose) alike.
@@ -73,6 +78,7 @@ _SALESFORCE = SalesforceSyncSettings()
 _LEAD_KEY_FIELD = _SALESFORCE.salesforce_lead_key_field
 _TASK_KEY_FIELD = _SALESFORCE.salesforce_task_key_field
 _UPSERT_PATH = re.compile(r"^/services/data/v[\d.]+/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/(?P<value>[^/]+)$")
+_RECORD_PATH = re.compile(r"^/services/data/v[\d.]+/sobjects/(?P<sobject>\w+)/(?P<id>[A-Za-z0-9]{15,18})$")
 _ALERT_SESSION = re.compile(r"^Session: (?P<sid>\S+)$", re.MULTILINE)
 _LOGIN_PATHS = ("/services/oauth2/token", "/services/Soap/")
 
@@ -161,6 +167,8 @@ class _Session:
     lead_calls: int
     task_calls: int
     amplitude_sends: int
+    forgotten: bool = False
+    lead_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,9 @@ class Tally:
     amplitude_delays_served: int
     sns_publishes: int
     dead_letters: list[dict[str, Any]] = field(default_factory=list)  # the DLQ messages taken, with "Function"
+    # `forget`'s calls at Salesforce, by sObject: lookups by external id, deletes by id (answered 204 or 404).
+    salesforce_lookups: Counter[str] = field(default_factory=Counter)
+    salesforce_deletes: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -221,6 +232,7 @@ class Ledger:
         self._sessions: dict[str, _Session] = {}
         self._quarantined: dict[str, str] = {}
         self._duplicates: set[str] = set()
+        self._forgotten_keys: set[str] = set()
         self._dead_letters: list[_DeadLetter] = []
         self._closed = False
         leftovers = {url: count for url, count in self._dlq_depths().items() if count}
@@ -243,6 +255,8 @@ class Ledger:
         task_calls: int | None = None,
         amplitude_sends: int | None = None,
         alerted: bool | None = None,
+        forgotten: bool = False,
+        lead_key: str | None = None,
     ) -> None:
         """Session `sid` went through: scored once (`scored=False`: a consumer was handed it directly), and each of
         `consumers` did its part once: salesforce_sync one Lead and one Task (`synced=False`: it skipped the
@@ -251,7 +265,8 @@ class Ledger:
         `dead_letter` maps a function to a phrase of its `FailureReason`: that function's effect is absent and one
         DLQ message for `sid` stands in for it. The call counts are what the far ends saw for this session (by
         default one Lead upsert and one Task upsert when synced, each of its events sent to Amplitude once); pin
-        them where a fault makes a far end see more."""
+        them where a fault makes a far end see more. `forgotten`: after all that, `voice-analytics forget` erased the
+        session: nothing of it may remain (give its `lead_key`, which no remaining Task can tell any more)."""
         assert sid not in self._sessions, f"{sid} is already in the ledger"
         dead = dict(dead_letter or {})
         unknown = (set(dead) - set(FUNCTIONS)) | (set(consumers) - set(CONSUMERS))
@@ -272,7 +287,10 @@ class Ledger:
             lead_calls=_default(lead_calls, salesforce and (synced or "salesforce_sync" in dead)),
             task_calls=_default(task_calls, salesforce and synced and "salesforce_sync" not in dead),
             amplitude_sends=_default(amplitude_sends, amplitude and bool(events)),
+            forgotten=forgotten,
+            lead_key=lead_key,
         )
+        assert not forgotten or lead_key, "a forgotten session needs its lead_key"
 
     def duplicate_export(self, key: str) -> None:
         """The collision copy at `key` holds the same bytes as its primary object: score_lead acknowledges it and
@@ -281,10 +299,14 @@ class Ledger:
         assert key not in self._duplicates, f"{key} is already in the ledger"
         self._duplicates.add(key)
 
-    def quarantined(self, key: str, reason: str) -> None:
-        """The object at `key` (under sessions/) is quarantined once, its sidecar's reason containing `reason`."""
+    def quarantined(self, key: str, reason: str, *, forgotten: bool = False) -> None:
+        """The object at `key` (under sessions/) is quarantined once, its sidecar's reason containing `reason`;
+        `forgotten`: and then erased by `voice-analytics forget`, nothing of it left (the test checks the quarantine
+        before)."""
         assert key not in self._quarantined, f"{key} is already in the ledger"
         self._quarantined[key] = reason
+        if forgotten:
+            self._forgotten_keys.add(key)
 
     def dead_lettered(self, function: str, reason: str, *, body: str | None = None) -> None:
         """One DLQ message of `function` that belongs to no session (e.g. a body that is not an event at all)."""
@@ -311,9 +333,12 @@ class Ledger:
         problems += self._check_quarantine(after)
         lead_keys, dlq_problems = self._check_dead_letters(taken)
         problems += dlq_problems
-        problems += self._check_salesforce(after, salesforce_log, lead_keys)
+        lookups: Counter[str] = Counter()
+        deletes: Counter[str] = Counter()
+        problems += self._check_salesforce(after, salesforce_log, lead_keys, lookups, deletes)
         problems += self._check_amplitude()
         problems += self._check_alerts()
+        problems += self._check_forgotten()
         assert not problems, "the ledger does not balance:\n- " + "\n- ".join(problems)
         logins = [path for _, path, _ in salesforce_log if path.startswith(_LOGIN_PATHS)]
         return Tally(
@@ -326,6 +351,8 @@ class Ledger:
             amplitude_delays_served=after.amplitude_delays - self._before.amplitude_delays,
             sns_publishes=after.alerts - self._before.alerts,
             dead_letters=taken,
+            salesforce_lookups=lookups,
+            salesforce_deletes=deletes,
         )
 
     # -- reading the far ends ----------------------------------------------------------------------------------
@@ -402,6 +429,8 @@ class Ledger:
         for key in sorted(self._duplicates - after.sessions):
             problems.append(f"{key}: expected as a duplicate export, but there is no such sessions/ object")
         for sid, session in self._sessions.items():
+            if session.forgotten:
+                continue  # checked in _check_forgotten
             if session.scored and not any(sid in _sids_of_input(key) for key in after.sessions):
                 problems.append(f"{sid}: expected scored, but there is no sessions/ object for it")
         return problems
@@ -416,8 +445,8 @@ class Ledger:
             if session is None or not session.scored:
                 problems.append(f"{sid}: {count} scored version(s) written, none expected")
         for sid, session in self._sessions.items():
-            if not session.scored:
-                continue  # a new version would be reported above
+            if not session.scored or session.forgotten:
+                continue  # a new version would be reported above; a forgotten one is checked in _check_forgotten
             if by_sid[sid] != 1:
                 problems.append(f"{sid}: scored/ has {by_sid[sid]} version(s), expected exactly 1")
                 continue
@@ -439,6 +468,8 @@ class Ledger:
             elif count != 1:
                 problems.append(f"quarantine/{key}: quarantined {count} times, expected once")
         for key, reason in self._quarantined.items():
+            if key in self._forgotten_keys:
+                continue  # checked in _check_forgotten
             if key not in counts:
                 problems.append(f"{key}: expected quarantined ({reason!r}), but no quarantine/ entry was written")
                 continue
@@ -493,15 +524,27 @@ class Ledger:
         return lead_keys, problems
 
     def _check_salesforce(
-        self, after: _Snapshot, log: list[tuple[str, str, int]], dlq_keys: dict[str, str]
+        self,
+        after: _Snapshot,
+        log: list[tuple[str, str, int]],
+        dlq_keys: dict[str, str],
+        lookups: Counter[str],
+        deletes: Counter[str],
     ) -> list[str]:
         salesforce = self.far.salesforce
         tasks = salesforce.records("Task")
         leads = {lead["Id"]: lead for lead in salesforce.records("Lead")}
         problems = []
         lead_key_of: dict[str, str] = dict(dlq_keys)
+        forgotten = {sid: session for sid, session in self._sessions.items() if session.forgotten}
+        for sid, session in forgotten.items():
+            lead_key_of[sid] = str(session.lead_key)
+            if [task for task in tasks if task.get(_TASK_KEY_FIELD) == sid]:
+                problems.append(f"{sid}: forgotten, but its Task is still in Salesforce")
+            if [lead for lead in leads.values() if lead.get(_LEAD_KEY_FIELD) == session.lead_key]:
+                problems.append(f"{sid}: forgotten, but a Lead with its lead key is still in Salesforce")
         for sid, session in self._sessions.items():
-            if not session.synced:
+            if not session.synced or session.forgotten:
                 continue  # a new Task would be reported below
             mine = [task for task in tasks if task.get(_TASK_KEY_FIELD) == sid]
             if len(mine) != 1:
@@ -526,11 +569,17 @@ class Ledger:
         # Calls, attributed by the external id in the path.
         lead_calls: Counter[str] = Counter()
         task_calls: Counter[str] = Counter()
+        forgotten_keys = {str(session.lead_key) for session in forgotten.values()}
         for method, path, status in log:
             if not path.startswith("/services/data"):
                 continue
             match = _UPSERT_PATH.match(path)
-            if match and match["sobject"] == "Lead" and match["field"] == _LEAD_KEY_FIELD:
+            record = _RECORD_PATH.match(path)
+            if method == "GET" and match and unquote(match["value"]) in set(forgotten) | forgotten_keys:
+                lookups[match["sobject"]] += 1  # forget's lookup by external id
+            elif method == "DELETE" and record and forgotten:
+                deletes[record["sobject"]] += 1  # forget's delete by id (the record is gone: pinned by count)
+            elif match and match["sobject"] == "Lead" and match["field"] == _LEAD_KEY_FIELD:
                 lead_calls[unquote(match["value"])] += 1
             elif match and match["sobject"] == "Task" and match["field"] == _TASK_KEY_FIELD:
                 task_calls[unquote(match["value"])] += 1
@@ -572,6 +621,10 @@ class Ledger:
             if not session.events:
                 continue  # a new event would be reported above
             mine = [event["insert_id"] for event in stored if _sid_of_insert_id(str(event.get("insert_id", ""))) == sid]
+            if session.forgotten:
+                if mine:
+                    problems.append(f"{sid}: forgotten, but {len(mine)} of its Amplitude events are still stored")
+                continue
             if len(mine) != session.events or len(set(mine)) != len(mine):
                 problems.append(f"{sid}: {len(mine)} Amplitude event(s) stored, expected {session.events} distinct")
         # How many times each event reached Amplitude (whichever upload carried it: the SDK may batch a retry
@@ -589,6 +642,25 @@ class Ledger:
                 problems.append(
                     f"{sid}: its events reached Amplitude {counts} time(s) each, expected {session.amplitude_sends}"
                 )
+        return problems
+
+    def _check_forgotten(self) -> list[str]:
+        """Nothing of a forgotten session or quarantine entry in the bucket: no version, no delete marker."""
+        if not (self._forgotten_keys or any(session.forgotten for session in self._sessions.values())):
+            return []
+        problems = []
+        sids = {sid for sid, session in self._sessions.items() if session.forgotten}
+        leftovers: list[str] = []
+        paginator = self.far.s3.get_paginator("list_object_versions")
+        for prefix in ("sessions/", "scored/", "quarantine/"):
+            for page in paginator.paginate(Bucket=self.far.bucket, Prefix=prefix):
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    key = item["Key"]
+                    source = key.removeprefix("quarantine/").removesuffix(".reason.json")
+                    if _sids_of_input(key) & sids or source in self._forgotten_keys:
+                        leftovers.append(f"{key} ({item['VersionId']})")
+        for leftover in sorted(set(leftovers)):
+            problems.append(f"{leftover}: a version of a forgotten session is still in the bucket")
         return problems
 
     def _check_alerts(self) -> list[str]:

@@ -226,7 +226,7 @@ def _create_secrets(stack: LocalStack, salesforce: SalesforceEmulator, amplitude
     """The secrets the template names as parameters, pointing at the emulators (names read from the stack)."""
     stack.create_secrets(
         {
-            stack.parameter("SalesforceSecretName"): salesforce.secret(),
+            stack.parameter("SalesforceSecretName"): salesforce.secret("client_credentials"),
             stack.parameter("AmplitudeSecretName"): amplitude.secret(),
         }
     )

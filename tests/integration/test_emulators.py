@@ -542,3 +542,59 @@ def test_saved_state_keeps_records_findable_and_ids_unique(salesforce: Salesforc
         [kept, new] = later.records("Lead")
         assert (kept["Id"], kept["Title"]) == (lead["Id"], "Partner")
         assert new["Id"] != lead["Id"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Amplitude's User Privacy API (deletion requests)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def request_deletion(
+    emulator: AmplitudeEmulator, payload: Any, auth: tuple[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    session = requests.Session()
+    session.trust_env = False
+    with session:
+        response = session.post(emulator.privacy_url, json=payload, auth=auth or (API_KEY, emulator.secret_key))
+    return response.status_code, response.json()
+
+
+def test_a_deletion_request_schedules_the_users_job_and_running_it_deletes_only_their_events(
+    amplitude_emulator: AmplitudeEmulator,
+) -> None:
+    for user in ("forget-me-0001", "keep-me-00001"):
+        status, _ = post(amplitude_emulator, {"api_key": API_KEY, "events": [{"event_type": "x", "user_id": user}]})
+        assert status == 200
+
+    status, body = request_deletion(
+        amplitude_emulator, {"user_ids": ["forget-me-0001"], "requester": "privacy@example.com"}
+    )
+
+    assert status == 200 and body["status"] == "staging"
+    [listed] = body["amplitude_ids"]
+    assert listed["requester"] == "privacy@example.com" and isinstance(listed["amplitude_id"], int)
+    assert amplitude_emulator.users >= {"forget-me-0001", "keep-me-00001"}  # nothing deleted before the job runs
+    assert amplitude_emulator.run_deletion_jobs() == 1
+    assert "forget-me-0001" not in amplitude_emulator.users and "keep-me-00001" in amplitude_emulator.users
+    assert [job["status"] for job in amplitude_emulator.deletion_jobs] == ["done"]
+
+
+def test_a_deletion_request_for_unknown_or_already_scheduled_users_lists_nobody_or_is_refused(
+    amplitude_emulator: AmplitudeEmulator,
+) -> None:
+    post(amplitude_emulator, {"api_key": API_KEY, "events": [{"event_type": "x", "user_id": "twice-00001"}]})
+    request_deletion(amplitude_emulator, {"user_ids": ["twice-00001"]})
+
+    again = request_deletion(amplitude_emulator, {"user_ids": ["twice-00001"], "ignore_invalid_ids": True})
+    unknown = request_deletion(amplitude_emulator, {"user_ids": ["never-seen-1"], "ignore_invalid_ids": True})
+    strict = request_deletion(amplitude_emulator, {"user_ids": ["never-seen-1"]})
+
+    assert again == (200, {**again[1], "amplitude_ids": []}) and unknown[1]["amplitude_ids"] == []
+    assert strict[0] == 400 and strict[1]["invalid_ids"] == ["never-seen-1"]
+
+
+def test_a_deletion_request_needs_the_secret_key_and_at_most_100_ids(amplitude_emulator: AmplitudeEmulator) -> None:
+    wrong = request_deletion(amplitude_emulator, {"user_ids": ["a"]}, auth=(API_KEY, "not-the-secret"))
+    too_many = request_deletion(amplitude_emulator, {"user_ids": [f"user-{n:05d}" for n in range(101)]})
+
+    assert wrong[0] == 401 and too_many[0] == 400

@@ -68,7 +68,7 @@ def test_doctor_passes_on_a_healthy_local_stack(pipeline: Pipeline) -> None:
 
     assert code == 0, checks
     assert {name for name, check in checks.items() if check["status"] == "FAIL"} == set()
-    assert checks["bucket write"]["status"] == "PASS" and "can write" in checks["bucket write"]["detail"]
+    assert checks["bucket write"]["status"] == "PASS" and "can create records" in checks["bucket write"]["detail"]
     secrets = [check for name, check in checks.items() if name.startswith("secret ")]
     assert len(secrets) == 2 and all(check["status"] == "PASS" for check in secrets)
     dlqs = [check for name, check in checks.items() if name.startswith("DLQ of ")]

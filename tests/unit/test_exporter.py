@@ -40,6 +40,9 @@ from tests.samples import example_record_data
 
 BUCKET = "agent-exports-unit"
 KEY = "sessions/year=2026/month=11/day=20/trial-call-0001.json.gz"
+BUCKET_ENCRYPTION: Any = {
+    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+}
 
 
 @pytest.fixture
@@ -54,6 +57,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
+        # The template's bucket encryption: SSE-KMS by default, which every record takes.
+        client.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration=BUCKET_ENCRYPTION)
         yield client
 
 
@@ -64,13 +69,13 @@ def body() -> bytes:
 # ----------------------------------------------------------------------------------------------------- S3Sink
 
 
-def test_the_first_put_creates_the_object_with_its_type_encoding_encryption_and_version(s3: Any) -> None:
+def test_the_first_put_creates_the_object_with_its_type_encoding_version_and_the_buckets_encryption(s3: Any) -> None:
     assert S3Sink(BUCKET, s3).put(KEY, body(), schema_version="1") is PutOutcome.CREATED
 
     head = s3.head_object(Bucket=BUCKET, Key=KEY)
     assert (head["ContentType"], head["ContentEncoding"]) == ("application/x-ndjson", "gzip")
     assert head["Metadata"] == {"schema-version": "1"}
-    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ServerSideEncryption"] == "aws:kms"  # the bucket's default, not a choice of the put
     assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == body()
 
 
@@ -84,31 +89,13 @@ def test_a_second_put_of_the_key_changes_nothing_and_says_it_was_there(s3: Any) 
     assert len(versions) == 1
 
 
-def test_a_kms_put_names_its_key_only_when_one_is_given(s3: Any) -> None:
-    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
-
-    S3Sink(BUCKET, s3, sse="aws:kms", kms_key_id=key_id).put(KEY, b"with key", schema_version="1")
-    S3Sink(BUCKET, s3, sse="aws:kms").put(f"{KEY}.2", b"bucket key", schema_version="1")
-
-    assert s3.head_object(Bucket=BUCKET, Key=KEY)["SSEKMSKeyId"].endswith(key_id)
-    assert s3.head_object(Bucket=BUCKET, Key=f"{KEY}.2")["ServerSideEncryption"] == "aws:kms"
-
-
-def test_the_sink_made_from_settings_has_their_bucket_timeouts_retries_and_encryption(s3: Any) -> None:
-    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
-    settings = AgentSettings(
-        analytics_bucket=BUCKET,
-        s3_sse="aws:kms",
-        s3_kms_key_id=key_id,
-        s3_connect_timeout_s=7,
-        s3_read_timeout_s=9,
-        s3_max_attempts=5,
-    )
+def test_the_sink_made_from_settings_has_their_bucket_timeouts_and_retries(s3: Any) -> None:
+    settings = AgentSettings(analytics_bucket=BUCKET, s3_connect_timeout_s=7, s3_read_timeout_s=9, s3_max_attempts=5)
 
     sink = s3_sink_from_settings(settings)
     sink.put(KEY, b"from settings", schema_version="1")
 
-    assert s3.head_object(Bucket=BUCKET, Key=KEY)["SSEKMSKeyId"].endswith(key_id)
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"from settings"
     config = sink._client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (7, 9)
     assert config.retries == {"mode": "standard", "total_max_attempts": 6}  # botocore's count of max_attempts=5
@@ -293,8 +280,9 @@ def test_flush_uploads_what_waits_and_deletes_it_keeps_what_fails_and_clears_wha
     assert spooled_keys(tmp_path) == [waiting]
 
 
-def test_an_organisation_key_is_named_only_for_kms_encryption() -> None:
-    """S3 refuses SSEKMSKeyId beside AES256 (moto does not): the request itself is checked."""
+def test_a_record_put_is_conditional_and_names_no_encryption_of_its_own() -> None:
+    """The bucket's encryption (SSE-KMS, its key) applies; a put that named one could only override it. The request
+    itself is checked (moto would accept any)."""
     client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
     expected = {
         "Bucket": BUCKET,
@@ -304,14 +292,21 @@ def test_an_organisation_key_is_named_only_for_kms_encryption() -> None:
         "ContentEncoding": "gzip",
         "Metadata": {"schema-version": "1"},
         "IfNoneMatch": "*",
-        "ServerSideEncryption": "AES256",
     }
     with Stubber(client) as stubber:
         stubber.add_response("put_object", {}, expected)
 
-        assert S3Sink(BUCKET, client, kms_key_id="arn:aws:kms:key").put(KEY, b"x", schema_version="1") is (
-            PutOutcome.CREATED
-        )
+        assert S3Sink(BUCKET, client).put(KEY, b"x", schema_version="1") is PutOutcome.CREATED
+
+
+def test_retired_encryption_variables_are_named_in_a_warning_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="agent.settings")
+
+    settings = AgentSettings.from_env({"ANALYTICS_BUCKET": BUCKET, "ANALYTICS_S3_SSE": "AES256"})
+
+    assert settings.analytics_bucket == BUCKET
+    [warning] = caplog.messages
+    assert warning.startswith("ANALYTICS_S3_SSE is set but no longer read: records take the bucket's default")
 
 
 # ------------------------------------------------------------------------------------------------------- logs

@@ -35,6 +35,7 @@ REGION = "us-east-1"
 # sha256 (first 16 hex) of the source of each function a patch replaces or calls through, in moto 5.2.5 and
 # jsonpath-ng 1.7: the patch's target and, where the patch only works because moto calls it from there, the caller.
 PINNED_SOURCES = {
+    "s3_content_md5": {"moto.s3.responses.S3Response.put_object": "992229be920b6363"},
     "event_account": {"moto.events.utils.EventTemplateParser.parse": "40a5a46a321811bb"},
     "event_delivery_errors": {"moto.events.models.Rule.send_to_targets": "472e002e2dab8a59"},
     "jsonpath_parse_memo": {
@@ -187,6 +188,42 @@ def test_a_rule_that_delivers_logs_nothing(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.DEBUG, logger="local.aws.moto_patches"):
         Rule.send_to_targets(rule, {"source": "aws.s3"}, transform_input=False)  # type: ignore[arg-type]
     assert not [record for record in caplog.records if "failed to deliver" in record.getMessage()]
+
+
+# ---------------------------------------------------------------------------------------------------- S3
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    moto_patches.apply_all()
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t")
+        client.create_bucket(Bucket="md5-check")
+        yield client
+
+
+def _md5(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_a_put_whose_body_does_not_match_its_content_md5_is_refused_and_stores_nothing(s3: Any) -> None:
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket="md5-check", Key="k", Body=b"{}", IfNoneMatch="*", ContentMD5=_md5(b"other bytes"))
+
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Contents" not in s3.list_objects_v2(Bucket="md5-check")
+
+
+def test_a_put_with_its_own_content_md5_or_none_is_stored_as_before(s3: Any) -> None:
+    s3.put_object(Bucket="md5-check", Key="with-md5", Body=b"{}", ContentMD5=_md5(b"{}"))
+    s3.put_object(Bucket="md5-check", Key="without", Body=b"[]")
+
+    assert s3.get_object(Bucket="md5-check", Key="with-md5")["Body"].read() == b"{}"
+    assert s3.get_object(Bucket="md5-check", Key="without")["Body"].read() == b"[]"
 
 
 # ---------------------------------------------------------------------------------------------------- SQS

@@ -9,11 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
+from local.aws.moto_patches import apply_all
 from local.aws.moto_server import start_in_thread
 
 
 @pytest.fixture(scope="module")
 def agent_s3_endpoint() -> Iterator[str]:
+    apply_all()  # as the local stack does: S3 refuses a body that does not match its Content-MD5 (the write check)
     server, endpoint = start_in_thread()
     try:
         yield endpoint
@@ -33,7 +35,15 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, agent_s3_endpoint: str) -> str:
 @pytest.fixture
 def bucket(aws_env: str) -> str:
     name = f"agent-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=aws_env).create_bucket(Bucket=name)
+    s3 = boto3.client("s3", endpoint_url=aws_env)
+    s3.create_bucket(Bucket=name)
+    # As template.yaml's bucket: SSE-KMS by default, which every record takes.
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+        },
+    )
     return name
 
 

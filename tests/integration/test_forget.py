@@ -1,0 +1,196 @@
+"""`voice-analytics forget` on the local stack (tests/integration/pipeline.py: the template's stack on moto, the
+emulators, the real handlers): a person's calls go through the whole pipeline, then forget erases them and reports
+each removal; afterwards no object or version of theirs is in the bucket, no row in `voice-analytics query`, no
+Amplitude user (once the emulator runs the deletion job, which Amplitude runs 10-13 days later), no Lead or Task;
+another person's data is untouched; a second run removes nothing and exits 0. Each scenario ends with its ledger.
+
+The compacted Parquet file is written here (the daily compaction is not in this tree): forget's rewrite of such files
+is what is tested, on a file with the session_id column the compacted tables carry.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from agent.exporter import collision_key
+from functions.common.amplitude import amplitude_user_id
+from local.emulators.amplitude import DEMO_USER_ID_KEY
+from tests.integration.ledger import every_scenario_closes_a_ledger
+from tests.integration.pipeline import Pipeline, gzip_line, record_data, running_pipeline, session_id, session_key
+from voice_analytics.cli import app
+
+pytestmark = pytest.mark.integration
+
+STAGE = "forget"
+EMAIL = "Dana.Forget@Example.com"  # as the caller gave it; the lead key is of the normalised address
+LEAD_KEY = hashlib.sha256(EMAIL.strip().lower().encode()).hexdigest()
+COMPACTED_KEY = "compacted/sessions/dt=2026-11-20/part-0.parquet"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with running_pipeline(STAGE, tmp_path_factory.mktemp("forget-logs")) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def ledgers(pipeline: Pipeline) -> Iterator[None]:
+    with every_scenario_closes_a_ledger(pipeline.ledgers):
+        yield
+
+
+def forget(pipeline: Pipeline, *args: str, caller_salt: str | None = None) -> Any:
+    env = {"SALESFORCE_CA_BUNDLE": pipeline.salesforce.ca_bundle, "ANALYTICS_CALLER_SALT": caller_salt}
+    return CliRunner().invoke(app, ["forget", "--stack-name", pipeline.stack.stack_name, *args], env=env)
+
+
+def query(pipeline: Pipeline, sql: str) -> list[list[Any]]:
+    result = CliRunner().invoke(
+        app, ["query", "--bucket", pipeline.bucket, "--endpoint", pipeline.stack.endpoint_url, "--json", sql]
+    )
+    assert result.exit_code == 0, result.output
+    [answer] = json.loads(result.stdout)
+    rows: list[list[Any]] = answer["rows"]
+    return rows
+
+
+def every_version(pipeline: Pipeline) -> list[tuple[str, str]]:
+    found = []
+    for page in pipeline.s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket):
+        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            found.append((item["Key"], item["VersionId"]))
+    return found
+
+
+def parquet_rows(data: bytes, scratch: Path) -> list[str]:
+    path = scratch / "read.parquet"
+    path.write_bytes(data)
+    with duckdb.connect() as con:
+        return sorted(row[0] for row in con.execute("SELECT session_id FROM read_parquet(?)", [str(path)]).fetchall())
+
+
+def write_parquet(session_ids: list[str], scratch: Path) -> bytes:
+    path = scratch / "write.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT unnest(?::VARCHAR[]) AS session_id, 42 AS score) TO '{path}' (FORMAT parquet)",
+            [session_ids],
+        )
+    return path.read_bytes()
+
+
+def test_forget_erases_a_person_everywhere_reports_each_removal_and_a_second_run_removes_nothing(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    ledger = pipeline.ledger()
+    contact = {"name": "Dana Forget", "email": EMAIL, "company": "Acme Legal", "preferred_time": "tomorrow"}
+    first, second, other = session_id("forget"), session_id("forget"), session_id("keep")
+    first_key = pipeline.put_session(first, contact=contact)
+    pipeline.put_session(second, contact={**contact, "email": EMAIL.lower()})
+    pipeline.put_session(other)
+    # Another call the agent was given `first`'s id for: a collision copy beside it, scored as `<first>-<8 hex>`.
+    copy_data = copy.deepcopy(record_data(first, contact=contact))
+    copy_data["duration_s"] += 1
+    copy_body = gzip_line(copy_data)
+    copy_key = collision_key(first_key, copy_body)
+    pipeline.put_raw(copy_key, copy_body)
+    derived = f"{first}-{hashlib.sha256(copy_body).hexdigest()[:8]}"
+    # Something that is no record at all but names them: quarantined, then found by its text.
+    broken = session_key(session_id("broken"))
+    pipeline.put_raw(broken, f"call {EMAIL} back about the contract".encode())
+    pipeline.drain()
+    assert pipeline.keys(f"quarantine/{broken}") == [f"quarantine/{broken}", f"quarantine/{broken}.reason.json"]
+    # A second version of a scored object (a rescoring would make one): every version must go.
+    [scored_key] = pipeline.scored(first)
+    rescored = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=scored_key)["Body"].read()
+    pipeline.s3.put_object(Bucket=pipeline.bucket, Key=scored_key, Body=rescored)
+    # A compacted file of the day, holding their rows and another person's, in two versions.
+    for rows in ([first, other], [first, second, other]):
+        pipeline.s3.put_object(Bucket=pipeline.bucket, Key=COMPACTED_KEY, Body=write_parquet(rows, tmp_path))
+    assert query(pipeline, f"SELECT count(*) FROM scored WHERE lead_key = '{LEAD_KEY}'") == [[3]]
+
+    result = forget(pipeline, "--email", EMAIL, "--include-crm", "--requester", "privacy@example.com")
+    deleted_events = pipeline.amplitude.run_deletion_jobs()  # Amplitude runs the job 10-13 days later
+
+    assert result.exit_code == 0, result.output
+    output = result.stdout
+    assert output.startswith("3 session(s) found in ")
+    bucket = f"s3://{pipeline.bucket}/"
+    for key in (first_key, copy_key, session_key(second), broken, f"quarantine/{broken}", scored_key):
+        assert f"s3: {bucket}{key} (deleted: " in output, key
+    assert f"s3: {bucket}{scored_key} (deleted: 2 version(s))" in output
+    assert f"s3: {bucket}quarantine/{broken}.reason.json (deleted: 1 version(s))" in output
+    assert f"s3: {bucket}{COMPACTED_KEY} (rewritten without 2 row(s), 1 kept; 2 old version(s) deleted)" in output
+    assert output.count("salesforce: Task ") == 3 and output.count("salesforce: Lead ") == 1
+    assert output.count("amplitude: user ") == 1 and "deletion requested, Amplitude runs it on " in output
+    assert deleted_events == 12  # three calls' four events each
+    # Nothing of theirs is left: no object, no version, no row, no Amplitude user, no CRM record.
+    theirs = {first, second, derived}
+    assert not [key for key, _ in every_version(pipeline) if any(sid in key for sid in theirs) or broken in key]
+    assert query(pipeline, f"SELECT count(*) FROM sessions WHERE lower(contact.email) = '{EMAIL.lower()}'") == [[0]]
+    assert query(pipeline, f"SELECT count(*) FROM scored WHERE lead_key = '{LEAD_KEY}'") == [[0]]
+    [compacted] = [version for key, version in every_version(pipeline) if key == COMPACTED_KEY]
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=COMPACTED_KEY, VersionId=compacted)["Body"].read()
+    assert parquet_rows(body, tmp_path) == [other]
+    user = amplitude_user_id(LEAD_KEY, DEMO_USER_ID_KEY)
+    assert user not in pipeline.amplitude.users
+    assert not [e for e in pipeline.amplitude.events if e["event_properties"]["voice_session_id"] in theirs]
+    # ...and the other person's data is all there.
+    assert query(pipeline, f"SELECT session_id FROM scored WHERE session_id = '{other}'") == [[other]]
+    assert pipeline.tasks(other) and pipeline.leads(other)
+    assert [e for e in pipeline.amplitude.events if e["event_properties"]["voice_session_id"] == other]
+
+    again = forget(pipeline, "--email", EMAIL, "--include-crm")
+
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("nothing to remove: ")
+    assert "s3:" not in again.stdout and "salesforce:" not in again.stdout and "amplitude:" not in again.stdout
+    for sid in (first, second, derived):
+        ledger.effects(sid, forgotten=True, lead_key=LEAD_KEY)
+    ledger.effects(other)
+    ledger.quarantined(broken, "not gzip", forgotten=True)
+    tally = ledger.close()
+    # First run: a Task lookup per session and one Lead lookup, then the deletes; second run: the Lead lookup only.
+    assert tally.salesforce_lookups == {"Task": 3, "Lead": 2}
+    assert tally.salesforce_deletes == {"Task": 3, "Lead": 1}
+
+
+def test_forget_by_caller_key_erases_the_sessions_of_that_caller_only(pipeline: Pipeline) -> None:
+    """A caller who gave no email: found by their phone number, hashed with the agent's salt as the agent hashed it."""
+    ledger = pipeline.ledger()
+    anonymous, other = session_id("anon"), session_id("known")
+    caller = {"key_hash": hashlib.sha256(b"salt:+14155550199").hexdigest(), "channel": "sip"}
+    pipeline.put_session(anonymous, contact=None, caller=caller, tool_calls=[])
+    pipeline.put_session(other)
+    pipeline.drain()
+    lead_key = hashlib.sha256(caller["key_hash"].encode()).hexdigest()
+
+    result = forget(pipeline, "--caller-key", "+14155550199", "--include-crm", caller_salt="salt")
+    pipeline.amplitude.run_deletion_jobs()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1 session(s) found in ")
+    assert result.stdout.count("salesforce: Task ") == 1 and result.stdout.count("salesforce: Lead ") == 1
+    assert query(pipeline, f"SELECT count(*) FROM scored WHERE session_id = '{anonymous}'") == [[0]]
+    assert query(pipeline, f"SELECT count(*) FROM scored WHERE session_id = '{other}'") == [[1]]
+    ledger.effects(anonymous, forgotten=True, lead_key=lead_key, events=2)
+    ledger.effects(other)
+    ledger.close()
+
+
+def test_forget_without_a_person_is_refused_and_changes_nothing(pipeline: Pipeline) -> None:
+    ledger = pipeline.ledger()
+
+    result = forget(pipeline, "--include-crm")
+
+    assert result.exit_code == 2 and "give --email ADDRESS and/or --caller-key IDENTITY" in result.output
+    ledger.close()
