@@ -1,10 +1,12 @@
 """A local HTTPS emulator of the Salesforce REST API: exactly what the product and its tests use.
 
 salesforce_sync (functions/common/salesforce.py, with the real simple-salesforce client) logs in with the OAuth 2.0
-username-password flow, upserts Leads and Tasks by external id and, where an older API version answers an update
-with 204 and no body, reads the record back by the same external id. So this serves (`ROUTES`):
+username-password flow and upserts each batch's Leads and Tasks by external id with sObject Collections calls. So
+this serves (`ROUTES`):
 
     POST  /services/oauth2/token                                            token (grant types: `_grants`)
+    PATCH /services/data/vXX.X/composite/sobjects/{SObject}/{ExternalIdField} collection upsert (API 46.0+): up to
+                                                                            200 records, 200 with one result each
     PATCH /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  upsert: 201 created, 200 updated
                                                                             (204 before API 46.0), 300 ambiguous
     GET   /services/data/vXX.X/sobjects/{SObject}/{ExternalIdField}/{Value}  the record, 404, or 300
@@ -12,15 +14,21 @@ with 204 and no body, reads the record back by the same external id. So this ser
 with Salesforce's answers: error bodies `[{"message", "errorCode", "fields"}]` with the status codes simple-salesforce
 maps to its exceptions, 401 INVALID_SESSION_ID for an expired token, and the field rules the product must respect
 (unknown and read-only fields, types, lengths, email format, numeric ranges, required fields and their defaults,
-a WhoId that must name an existing Lead). Nothing else: no SOQL, SOAP login, describe or delete (the product uses
-none of them). A new endpoint is one `Rule` in `ROUTES` and one `_<endpoint>` method; the sObject Collections
-upsert (`PATCH .../composite/sobjects/{SObject}/{ExternalIdField}`) would call `_upsert_one` once per record.
-A new grant type (client credentials, JWT bearer) is one method returning an OAuth error or None, added to `_grants`.
+a WhoId that must name an existing Lead). A collection upsert answers 200 whenever the request is well formed, with
+one result per record in request order (`{"id", "success", "errors": [{"statusCode", "message", "fields"}],
+"created"}`): a record that breaks a field rule fails alone (with `allOrNone` true the others are rolled back), two
+records of one request with the same external id both fail with DUPLICATE_VALUE, and an external id that matches
+several stored records fails with DUPLICATE_EXTERNAL_ID. The single-record routes stay for the tests of the client
+library's own calls. Nothing else: no SOQL, SOAP login, describe or delete (the product uses none of them). A new
+endpoint is one `Rule` in `ROUTES` and one `_<endpoint>` method. A new grant type (client credentials, JWT bearer)
+is one method returning an OAuth error or None, added to `_grants`.
 
 TLS is real (a self-signed certificate, `ca_bundle`), because the client must run with certificate verification on,
-as in AWS. Emulator-only conveniences: `records()`, `seed()`, `request_log`, `export_state()` / `load_state()`
-(records kept between demo runs), the fault switches `fail_next()`, `delay_next()`, `expire_sessions()`,
-`reset_faults()`, and `faults_served` / `delays_served` (how many switches actually answered a call).
+as in AWS. Emulator-only conveniences: `records()`, `seed()`, `request_log`, `collection_log` (the external ids each
+collection call carried in its body, and its answer), `export_state()` / `load_state()` (records kept between demo
+runs), the fault switches `fail_next()` (a whole call), `reject_records()` (a validation rule: the records it names
+fail, the rest of their call goes through), `delay_next()`, `expire_sessions()`, `reset_faults()`, and
+`faults_served` / `rejections_served` / `delays_served` (how many switches actually answered a call or a record).
 """
 
 from __future__ import annotations
@@ -41,17 +49,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn
 
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from local.emulators.http import LoopbackEmulator, SelfSignedTLS, json_response
 
-__all__ = ["LEAD", "TASK", "Field", "SObject", "SalesforceEmulator"]
+__all__ = ["LEAD", "TASK", "CollectionCall", "Field", "SObject", "SalesforceEmulator"]
 
 # From API 46.0 an upsert that updates answers 200 with a body; before, 204 with none (Salesforce REST API guide).
 _UPSERT_UPDATE_BODY_SINCE: Final = 46.0
+# sObject Collections upsert: from API 46.0, at most 200 records a call (REST API guide, "Upsert Records Using
+# sObject Collections").
+COLLECTION_UPSERT_SINCE: Final = 46.0
+COLLECTION_MAX_RECORDS: Final = 200
 
 # ---------------------------------------------------------------------------------------------------- schema
 
@@ -304,6 +316,102 @@ def _check_value(field: Field, value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------------------------------------- bodies
+
+
+class _MultipleMatches(Exception):
+    """Several stored records hold the external id value of an upsert."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(records)} records match")
+        self.records = records
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null", parse_constant=_reject_constant)
+    except ValueError as error:
+        raise _ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in the request body: {error}") from None
+
+
+def _collection_request(spec: SObject, body: bytes) -> tuple[bool, list[dict[str, Any]]]:
+    """(allOrNone, records) of a collection upsert body, or the 400 Salesforce answers a malformed one with."""
+    payload = _json_body(body)
+    if not isinstance(payload, dict):
+        raise _parser_error("SObjectCollectionRequest", payload)
+    records, all_or_none = payload.get("records"), payload.get("allOrNone", False)
+    if not isinstance(records, list):
+        raise _parser_error("List<SObject>", records)
+    if not isinstance(all_or_none, bool):
+        raise _parser_error("boolean", all_or_none)
+    if len(records) > COLLECTION_MAX_RECORDS:
+        message = f"record limit reached. cannot submit more than {COLLECTION_MAX_RECORDS} records into this call"
+        raise _ApiError(400, "EXCEEDED_ID_LIMIT", message)
+    for record in records:
+        if not isinstance(record, dict):
+            raise _parser_error(spec.name, record)
+        attributes = record.get("attributes")
+        declared = attributes.get("type") if isinstance(attributes, dict) else None
+        if not isinstance(declared, str) or not declared:
+            raise _ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.")
+        if declared.lower() != spec.name.lower():
+            # The REST guide: "The list can contain objects only of the type indicated in the request URI."
+            raise _ApiError(400, "INVALID_TYPE", f"Record of type {declared} in a {spec.name} collection upsert")
+    return all_or_none, records
+
+
+def _external_id_of(record: Mapping[str, Any], key: Field) -> str | None:
+    """The record's value of the external id field (named case-insensitively), as text; None when absent."""
+    for name, value in record.items():
+        if name.lower() == key.name.lower() and value is not None and not isinstance(value, dict | list):
+            return str(value) if not isinstance(value, bool) else None
+    return None
+
+
+def _fields_to_write(spec: SObject, key: Field, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A collection record's fields without its attributes and external id (the upsert's key, as in the URL of a
+    single upsert); an Id is refused: collection upserts match by external id only."""
+    data = {}
+    for name, value in record.items():
+        named = spec.field(name)
+        if name == "attributes" or (named is not None and named.name == key.name):
+            continue
+        if named is not None and named.name == "Id":
+            raise _ApiError(400, "INVALID_FIELD", "Id must not be set in an upsert by external id", ["Id"])
+        data[name] = value
+    return data
+
+
+def _external_ids(body: bytes, field: str) -> tuple[str | None, ...]:
+    """The external id of each record of a collection body, for `collection_log` (nothing for an unreadable one)."""
+    try:
+        records = json.loads(body).get("records")
+    except (ValueError, AttributeError):
+        return ()
+    if not isinstance(records, list):
+        return ()
+    key = Field(field, "string")
+    return tuple(_external_id_of(record, key) if isinstance(record, dict) else None for record in records)
+
+
+def _once(values: list[str]) -> set[str]:
+    """The values that occur exactly once."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in values:
+        (repeated if value in seen else seen).add(value)
+    return seen - repeated
+
+
+def _failed(error: _ApiError) -> dict[str, Any]:
+    failure = {"statusCode": error.error_code, "message": error.message, "fields": error.fields or []}
+    return {"id": None, "success": False, "errors": [failure], "created": False}
+
+
+def _rolled_back(error: dict[str, Any]) -> dict[str, Any]:
+    return {"id": None, "success": False, "errors": [error], "created": False}
+
+
 # ---------------------------------------------------------------------------------------------------- routes
 
 
@@ -314,6 +422,11 @@ class _ApiVersion(BaseConverter):
 ROUTES: Final = Map(
     [
         Rule("/services/oauth2/token", methods=["POST"], endpoint="token"),
+        Rule(
+            "/services/data/v<version:version>/composite/sobjects/<sobject>/<field>",
+            methods=["PATCH"],
+            endpoint="collection_upsert",
+        ),
         Rule(
             "/services/data/v<version:version>/sobjects/<sobject>/<field>/<path:value>",
             methods=["GET", "PATCH"],
@@ -333,6 +446,28 @@ class _Fault:
     status: int
     error_code: str
     message: str
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """A validation rule of the emulated org: a write leaving `field` equal to `value` fails with `error_code`."""
+
+    sobject: str
+    field: str
+    value: str  # compared case-insensitively, as text
+    error_code: str
+    message: str
+
+
+class CollectionCall(NamedTuple):
+    """One sObject Collections call as `collection_log` keeps it: its answer's status, the sObject and external id
+    field of its path, and the external id value of each record of its body (in body order; None for a record
+    without one). A body that could not be read as records logs no ids."""
+
+    status: int
+    sobject: str
+    field: str
+    external_ids: tuple[str | None, ...]
 
 
 class SalesforceEmulator(LoopbackEmulator[_Fault]):
@@ -368,6 +503,9 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
         # however many there are (a scan made a 10,000-session run quadratic).
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._tokens: set[str] = set()
+        self._rejections: list[_Rejection] = []
+        self._rejections_served = 0
+        self._collection_log: list[CollectionCall] = []
         self._grants: dict[str, Callable[[Mapping[str, str]], OAuthError | None]] = {"password": self._password_grant}
 
     # -- addresses and lifecycle -------------------------------------------------------------------------------
@@ -455,6 +593,44 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             raise ValueError("fail_next needs an error status between 400 and 599")
         message = message or f"{error_code} (injected by the local Salesforce emulator)"
         self._queue_faults(_Fault(status, error_code, message), count)
+
+    def reject_records(
+        self,
+        sobject: str,
+        field: str,
+        value: str,
+        error_code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        message: str | None = None,
+    ) -> None:
+        """Add a validation rule: every create or update (single or in a collection) after which `field` of
+        `sobject` equals `value` (as text, case-insensitively) fails with `error_code`, as a validation rule of the
+        org would. In a collection call only those records fail; the others go through. Until `reset_faults()`."""
+        spec = self._spec_or_raise(sobject)
+        named = spec.field(field)
+        if named is None:
+            raise ValueError(f"{spec.name} has no field {field!r}")
+        message = message or f"{named.name}: rejected by a validation rule (injected by the local Salesforce emulator)"
+        with self._lock:
+            self._rejections.append(_Rejection(spec.name, named.name, value.lower(), error_code, message))
+
+    @property
+    def rejections_served(self) -> int:
+        """Records a `reject_records()` rule refused so far."""
+        with self._lock:
+            return self._rejections_served
+
+    @property
+    def collection_log(self) -> list[CollectionCall]:
+        """Every sObject Collections call, oldest first, whatever its answer: which external ids its body carried
+        (the path names none)."""
+        with self._lock:
+            return list(self._collection_log)
+
+    def reset_faults(self) -> None:
+        """Cancel pending fail_next and delay_next switches and every reject_records rule."""
+        super().reset_faults()
+        with self._lock:
+            self._rejections.clear()
 
     def expire_sessions(self) -> None:
         """Invalidate every access token issued so far: data calls answer 401 INVALID_SESSION_ID until a new login."""
@@ -576,10 +752,7 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
 
     def _upsert_one(self, spec: SObject, version: str, key: Field, value: str, body: bytes) -> Response:
         """Create or update the record `key` = `value` from one JSON object, as an upsert by external id does."""
-        try:
-            data = json.loads(body or b"null", parse_constant=_reject_constant)
-        except ValueError as error:
-            raise _ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in the request body: {error}") from None
+        data = _json_body(body)
         if not isinstance(data, dict):
             raise _parser_error(spec.name, data)
         for name in data:  # the REST guide: neither Id nor the external id field in the body
@@ -588,20 +761,89 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
                 message = f"{named.name} is given in the URL of an upsert and must not be in the request body as well"
                 raise _ApiError(400, "INVALID_FIELD", message, [named.name])
         with self._lock:
-            found = self._find(spec, key, value)
-            if len(found) > 1:
-                return self._multiple_choices(spec, version, found)
-            if found:
-                record = found[0]
-                self._update(spec, record, self._parse_fields(spec, data, creating=False))
-                if float(version) < _UPSERT_UPDATE_BODY_SINCE:
-                    return Response(status=204)
-                return json_response(200, {"id": record["Id"], "success": True, "errors": [], "created": False})
-            record_id = self._create(spec, self._parse_fields(spec, {**data, key.name: value}, creating=True))
+            try:
+                record_id, created = self._upsert_values(spec, key, value, data)
+            except _MultipleMatches as matches:
+                return self._multiple_choices(spec, version, matches.records)
+        if not created and float(version) < _UPSERT_UPDATE_BODY_SINCE:
+            return Response(status=204)
         result: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
         if float(version) >= _UPSERT_UPDATE_BODY_SINCE:
-            result["created"] = True
-        return json_response(201, result)
+            result["created"] = created
+        return json_response(201 if created else 200, result)
+
+    def _upsert_values(self, spec: SObject, key: Field, value: str, data: Mapping[str, Any]) -> tuple[str, bool]:
+        """Create or update the record whose `key` is `value` with `data`; returns (its id, created). Raises
+        _MultipleMatches when several records hold that value, _ApiError when a field rule refuses the write. The
+        caller holds the lock."""
+        found = self._find(spec, key, value)
+        if len(found) > 1:
+            raise _MultipleMatches(found)
+        if found:
+            record = found[0]
+            self._update(spec, record, self._parse_fields(spec, data, creating=False))
+            return record["Id"], False
+        return self._create(spec, self._parse_fields(spec, {**data, key.name: value}, creating=True)), True
+
+    # -- sObject Collections -----------------------------------------------------------------------------------
+
+    def _collection_upsert(self, request: Request, version: str, sobject: str, field: str) -> tuple[Response, float]:
+        """PATCH composite/sobjects/{SObject}/{ExternalIdField}: upsert each record of the body by its own external
+        id value, in order; 200 with one result per record, or 400 for a request that is not well formed."""
+        body = request.get_data()
+
+        def operation() -> Response:
+            spec = _SOBJECTS.get(sobject.lower())
+            if float(version) < COLLECTION_UPSERT_SINCE or spec is None:
+                raise _not_found()
+            key = spec.field(field)
+            if key is None or not key.external_id:
+                raise _not_found(f"Provided external ID field does not exist or is not accessible: {field}")
+            all_or_none, records = _collection_request(spec, body)
+            with self._lock:
+                return json_response(200, self._upsert_records(spec, key, records, all_or_none=all_or_none))
+
+        response, delay = self._data_call(request, operation)
+        with self._lock:
+            self._collection_log.append(
+                CollectionCall(response.status_code, sobject, field, _external_ids(body, field))
+            )
+        return response, delay
+
+    def _upsert_records(
+        self, spec: SObject, key: Field, records: list[dict[str, Any]], *, all_or_none: bool
+    ) -> list[dict[str, Any]]:
+        """One result per record, in order. With `all_or_none`, one failure undoes every write of the call (the
+        ids it used stay used, as in Salesforce). The caller holds the lock."""
+        values = [_external_id_of(record, key) for record in records]
+        repeated = {value.lower() for value in values if value} - _once([value.lower() for value in values if value])
+        before = (copy.deepcopy(self._records), copy.deepcopy(self._index)) if all_or_none else None
+        results: list[dict[str, Any]] = []
+        for record, value in zip(records, values, strict=True):
+            try:
+                if not value:
+                    raise _ApiError(400, "MISSING_ARGUMENT", f"{key.name} not specified", [key.name])
+                if value.lower() in repeated:
+                    raise _ApiError(400, "DUPLICATE_VALUE", f"Duplicate external id specified: {value}", [key.name])
+                record_id, created = self._upsert_values(spec, key, value, _fields_to_write(spec, key, record))
+            except _MultipleMatches as matches:
+                ids = ", ".join(found["Id"] for found in matches.records)
+                message = f"{key.name}: more than one record found for external id field: [{ids}]"
+                results.append(_failed(_ApiError(300, "DUPLICATE_EXTERNAL_ID", message, [key.name])))
+            except _ApiError as error:
+                results.append(_failed(error))
+            else:
+                results.append({"id": record_id, "success": True, "errors": [], "created": created})
+        if before is not None and not all(result["success"] for result in results):
+            self._records, self._index = before
+            rolled_back = {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": "Record rolled back because not all records were valid and the request was using "
+                "AllOrNone header",
+                "fields": [],
+            }
+            results = [result if not result["success"] else _rolled_back(rolled_back) for result in results]
+        return results
 
     @staticmethod
     def _multiple_choices(spec: SObject, version: str, records: list[dict[str, Any]]) -> Response:
@@ -646,7 +888,16 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             if field.default is not None and values.get(field.name) is None:
                 values[field.name] = field.default
         self._check_writes(spec, values, creating=True)
+        self._check_rules(spec, values)
         return self._insert(spec, values)
+
+    def _check_rules(self, spec: SObject, record: Mapping[str, Any]) -> None:
+        """The `reject_records()` rules, on the record as the write would leave it; the caller holds the lock."""
+        for rule in self._rejections:
+            value = record.get(rule.field)
+            if rule.sobject == spec.name and value is not None and str(value).lower() == rule.value:
+                self._rejections_served += 1
+                raise _ApiError(400, rule.error_code, rule.message, [rule.field])
 
     def _insert(self, spec: SObject, values: Mapping[str, Any]) -> str:
         """Store a new record with defaults and system fields; the caller holds the lock (and validated, or seeds)."""
@@ -661,6 +912,7 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
 
     def _update(self, spec: SObject, record: dict[str, Any], values: Mapping[str, Any]) -> None:
         self._check_writes(spec, values, creating=False)
+        self._check_rules(spec, {**record, **values})
         self._index_record(spec, record, add=False)
         now = _timestamp(datetime.now(UTC))
         record.update(values, LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self.user_id)
