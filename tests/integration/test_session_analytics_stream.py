@@ -81,4 +81,3 @@ def test_an_analytics_line_in_the_agents_log_group_lands_in_the_bucket_under_str
     assert event["message"] == line
     assert json.loads(event["message"])["_event_type"] == "session_analytics"
     assert json.loads(event["message"])["session_id"] == "trial-call-0001"
-
