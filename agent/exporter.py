@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from agent.analytics_log import log_session_analytics
 from functions.common.record import SCHEMA_VERSION, RecordInvalidError, SessionRecord, parse_record
 
 if TYPE_CHECKING:
@@ -342,6 +343,7 @@ class Exporter:
     async def export(self, raw: dict[str, Any]) -> ExportResult:
         start = time.perf_counter()
         record = self.validate(raw)
+        log_session_analytics(record)  # the session's structured log line (agent/analytics_log.py)
         body = encode_record(record)
         key = record.object_key(self.prefix)
         try:

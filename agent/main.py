@@ -24,6 +24,7 @@ from livekit.agents.worker import ServerEnvOption
 # agent.pipeline imports every livekit.plugins module; importing it here, at module level, registers them on the
 # main thread before `console` runs a job on a thread.
 from agent import pipeline
+from agent.analytics_log import install_session_analytics_log
 from agent.assistant import GREETING, Assistant
 from agent.call import (
     Call,
@@ -53,8 +54,9 @@ from functions.common.redaction import install_log_masking
 logger = logging.getLogger("agent")
 
 # Every process that loads this module (the server, each job process) masks email addresses and phone numbers in
-# every log line, LiveKit's and botocore's included.
+# every log line, LiveKit's and botocore's included, and writes each session's analytics line as bare JSON.
 install_log_masking()
+install_session_analytics_log()
 load_dotenv(Path(".env"))
 SETTINGS = AgentSettings.from_env()
 

@@ -7,9 +7,15 @@ exporter code), written with the exporter's S3 sink, so the agent's LLM loop is 
 
 - burst: N objects written as fast as a few writer threads can, timed from the first put until every queue
   is drained; `sessions_per_s` = N / that time. Counts are checked after the drain (every session scored,
-  one Salesforce lead and one alert per hot session), so a fast but lossy run cannot pass as a figure.
+  one Salesforce Task per session, one alert per hot session, nothing dead-lettered), so a fast but lossy run
+  cannot pass as a figure. `salesforce_api_calls_per_session`: the data calls the Salesforce emulator answered
+  during the burst (its request log, not our code's count), per session.
 - steady: `rate` sessions per second for `seconds`, every session hot; latency = the alert's delivery
-  (SentTimestamp of the SNS message in the email outbox queue) minus the moment the put returned.
+  (SentTimestamp of the SNS message in the email outbox queue) minus the moment the put returned, and
+  `salesforce`: the Lead's write time at the emulator (its LastModifiedDate) minus the same moment.
+
+Every synthetic session has a caller of its own (its own email, so its own Lead), except in a burst every
+`REPEAT_CALLER_EVERY`-th, which is a second call of the caller before it: one Lead, two Tasks.
 """
 
 from __future__ import annotations
@@ -37,11 +43,14 @@ CONCURRENCY = 2
 SCORED_PREFIX: str = ScoreLeadSettings.model_fields["scored_prefix"].default
 # Unscored sessions named (and checked for their session object) in a burst's figures.
 MAX_UNSCORED_CHECKED = 50
+# In a burst, every tenth session is a second call of the caller before it (the same email: the same Lead).
+REPEAT_CALLER_EVERY = 10
 
 
-def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str, bytes]]:
+def _records(count: int, prefix: str, hot_every: int, repeat_every: int = 0) -> Iterator[tuple[str, str, bytes]]:
     """(key, key of its scored object, gzip body) for synthetic sessions; every `hot_every`-th one is hot (team of
-    12), others cold. The scored key comes from the record, as score_lead derives it."""
+    12), others cold. Each has a caller of its own, except every `repeat_every`-th (0: none), which is the caller of
+    the session before it. The scored key comes from the record, as score_lead derives it."""
     from agent.exporter import encode_record
     from functions.common.record import parse_record
 
@@ -53,6 +62,8 @@ def _records(count: int, prefix: str, hot_every: int) -> Iterator[tuple[str, str
         started = start + timedelta(seconds=index)
         raw["started_at"] = started.isoformat()
         raw["ended_at"] = (started + timedelta(seconds=raw["duration_s"])).isoformat()
+        caller = index - 1 if repeat_every and index and index % repeat_every == 0 else index
+        raw["contact"] = {**raw["contact"], "email": f"caller-{prefix}-{caller:06d}@example.com"}
         if index % hot_every:
             raw["signals"] = {**raw["signals"], "team_size": 2, "monthly_volume": 10, "evidence": []}
         record = parse_record(raw, source=raw["session_id"])
@@ -143,10 +154,11 @@ def burst(
     score = runner.stats[_logical(stack, "score_lead")]
     scored_before, failed_before = score.records, score.failed_records
     tasks_before = len(salesforce.records("Task"))
+    requests_before = len(salesforce.request_log)
     dead_before = _dlq_depths(stack)
     sink = _sink(stack)
     prefix = f"burst{count}{label}"
-    payloads = list(_records(count, prefix, hot_every))
+    payloads = list(_records(count, prefix, hot_every, REPEAT_CALLER_EVERY))
     started = time.monotonic()
     with ThreadPoolExecutor(writers) as pool:
         outcomes = list(pool.map(lambda item: sink.put(item[0], item[2], schema_version="1"), payloads))
@@ -159,6 +171,7 @@ def burst(
     scored = len(scored_keys)
     alerts = len(_alerts(stack))
     tasks = len(salesforce.records("Task")) - tasks_before
+    salesforce_calls = _data_calls(salesforce, requests_before)
     dead_lettered = {name: depth - dead_before.get(name, 0) for name, depth in _dlq_depths(stack).items()}
     dead_lettered = {name: count for name, count in dead_lettered.items() if count}
     return {
@@ -170,6 +183,8 @@ def burst(
         "hot": hot,
         "alerts": alerts,
         "salesforce_tasks": tasks,
+        "salesforce_api_calls": salesforce_calls,
+        "salesforce_api_calls_per_session": round(salesforce_calls / count, 3),
         "scored": scored,
         "unscored": _unscored(stack, [(key, scored_key) for key, scored_key, _ in payloads], scored_keys),
         # A put whose first attempt timed out and whose retry found the object there (412: the first one landed).
@@ -182,6 +197,34 @@ def burst(
         "dead_lettered": dead_lettered,
         "consistent": scored == count and alerts == hot and tasks == count and not dead_lettered,
         "handlers": _handler_figures(stack, runner),
+    }
+
+
+def _data_calls(salesforce: Any, since: int) -> int:
+    """Data API calls the Salesforce emulator answered since request `since` (logins are not data calls)."""
+    return sum(1 for _method, path, _status in salesforce.request_log[since:] if path.startswith("/services/data/"))
+
+
+def _lead_written(salesforce: Any, session_ids: set[str]) -> dict[str, float]:
+    """Session id -> when the emulator last wrote the Lead that session upserted (epoch seconds)."""
+    from local.demo.report import salesforce_time
+
+    written = {}
+    for lead in salesforce.records("Lead"):
+        session_id = lead.get("Voice_Last_Session_Id__c")
+        moment = salesforce_time(lead.get("LastModifiedDate"))
+        if session_id in session_ids and moment is not None:
+            written[session_id] = moment
+    return written
+
+
+def _salesforce_event_source(stack: Any) -> dict[str, Any]:
+    """salesforce_sync's SQS event source as the template sets it (what these figures were measured with)."""
+    [source] = [source for source in stack.event_sources() if "salesforce_sync" in source.function.handler]
+    return {
+        "batch_size": source.batch_size,
+        "maximum_batching_window_s": source.batching_window_s,
+        "maximum_concurrency": source.maximum_concurrency,
     }
 
 
@@ -211,7 +254,8 @@ def _logical(stack: Any, package: str) -> str:
 
 
 def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) -> dict[str, Any]:
-    stack, runner = pipeline[0], pipeline[1]
+    stack, runner, salesforce = pipeline[0], pipeline[1], pipeline[2]
+    requests_before = len(salesforce.request_log)
     sink = _sink(stack)
     count = int(rate * seconds)
     payloads = list(_records(count, "steady", hot_every=1))
@@ -233,6 +277,8 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
     runner.drain(600)
     alerts = _alerts(stack)
     latencies = [(alerts[sid] - stored) * 1000 for sid, stored in stored_at.items() if sid in alerts]
+    leads = _lead_written(salesforce, set(stored_at))
+    to_lead = [(leads[sid] - stored) * 1000 for sid, stored in stored_at.items() if sid in leads]
     return {
         "rate_per_s": rate,
         "sessions": count,
@@ -240,7 +286,15 @@ def steady(pipeline: tuple[Any, ...], rate: float = 5.0, seconds: float = 60.0) 
         "end_to_end_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "end_to_end_p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
         "end_to_end_max_ms": round(max(latencies), 1) if latencies else None,
-        "consistent": len(alerts) == count,
+        "consistent": len(alerts) == count and len(leads) == count,
+        # Session stored -> its Lead written at the emulator (the emulator's clock: the same machine's).
+        "salesforce": {
+            "leads": len(leads),
+            "end_to_end_p50_ms": round(statistics.median(to_lead), 1) if to_lead else None,
+            "end_to_end_p95_ms": round(percentile(to_lead, 0.95), 1) if to_lead else None,
+            "end_to_end_max_ms": round(max(to_lead), 1) if to_lead else None,
+            "api_calls_per_session": round(_data_calls(salesforce, requests_before) / count, 3),
+        },
     }
 
 
@@ -260,6 +314,8 @@ def run(
         bursts = {str(first_size): sorted(runs, key=lambda one: one["sessions_per_s"])[len(runs) // 2]}
         bursts.update({str(size): burst(pipeline, size) for size in other_sizes})
         figures = steady(pipeline, rate, seconds)
+        event_source = _salesforce_event_source(pipeline[0])
+    first = bursts[str(first_size)]
     return {
         "sessions": [int(size) for size in bursts],
         "concurrency_per_function": concurrency,
@@ -271,6 +327,15 @@ def run(
         "steady": figures,
         "end_to_end_p50_ms": figures["end_to_end_p50_ms"],
         "end_to_end_p95_ms": figures["end_to_end_p95_ms"],
+        # Salesforce: stored -> Lead written at steady load, and the data calls per session of the (median) burst.
+        "salesforce": {
+            "end_to_end_p50_ms": figures["salesforce"]["end_to_end_p50_ms"],
+            "end_to_end_p95_ms": figures["salesforce"]["end_to_end_p95_ms"],
+            "api_calls_per_session": first["salesforce_api_calls_per_session"],
+            "api_calls_per_session_runs": [one["salesforce_api_calls_per_session"] for one in runs],
+            "api_calls_per_session_steady": figures["salesforce"]["api_calls_per_session"],
+            "event_source": event_source,
+        },
     }
 
 

@@ -1,17 +1,17 @@
 """Salesforce REST access: OAuth 2.0 login (client credentials, JWT bearer, or the username-password flow as a
-fallback) against a configurable login URL, upserts by external id, one re-login on an expired session, errors
-classified by Salesforce error code, and the lookups and deletes `voice-analytics forget` makes."""
+fallback) against a configurable login URL, upserts by external id in sObject Collections calls, one re-login on an
+expired session, errors classified by Salesforce error code (of a whole call, or of one record in a collection call),
+and the lookups and deletes `voice-analytics forget` makes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from functions.common.salesforce_client import Salesforce, SalesforceError, SalesforceExpiredSession
 from functions.common.secrets import SecretInvalidError, https_url
@@ -25,6 +25,8 @@ JWT_LIFETIME_SECONDS = 180
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 AuthFlow = Literal["client_credentials", "jwt_bearer", "password"]
+# sObject Collections: at most 200 records a call (REST API guide; the upsert needs API 46.0, see settings.py).
+COLLECTION_MAX_RECORDS = 200
 
 
 class SalesforceCredentials(BaseModel):
@@ -94,10 +96,36 @@ class SalesforceCallError(Exception):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class UpsertResult:
-    record_id: str
-    created: bool
+class RecordError(BaseModel):
+    """One error of one record in a collection call's answer."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: str = Field(alias="statusCode")
+    message: str = ""
+    fields: tuple[str, ...] = ()
+
+
+class UpsertResult(BaseModel):
+    """One record's outcome in a collection upsert (Salesforce's UpsertResult): its id, or its errors."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    record_id: str | None = Field(default=None, alias="id")
+    success: bool
+    created: bool = False
+    errors: tuple[RecordError, ...] = ()
+
+    @property
+    def retryable(self) -> bool:
+        """A record refused for a passing reason (a locked row, a limit): the same record can succeed later."""
+        return any(error.code in RETRYABLE_ERROR_CODES for error in self.errors)
+
+    def describe(self) -> str:
+        return "; ".join(f"{error.code}: {error.message}" for error in self.errors) or "no error given"
+
+
+UPSERT_RESULTS = TypeAdapter(list[UpsertResult])
 
 
 def error_codes(content: Any) -> tuple[str, ...]:
@@ -202,6 +230,7 @@ class SalesforceGateway:
         if ca_bundle:
             self._session.verify = ca_bundle
         self._client: Salesforce | None = None
+        self.collection_calls = 0  # collection calls made, whatever their answer (a re-login's repeat not counted)
 
     def _connect(self) -> Salesforce:
         try:
@@ -232,23 +261,35 @@ class SalesforceGateway:
         except requests.RequestException as error:
             raise SalesforceCallError(f"{what} failed: {error}", retryable=True) from error
 
-    def upsert(self, sobject: str, external_field: str, external_value: str, data: dict[str, Any]) -> UpsertResult:
-        """Create or update the `sobject` whose `external_field` is `external_value`; returns its id."""
-        record_path = f"{external_field}/{quote(external_value, safe='')}"
-        what = f"upsert {sobject} {record_path}"
+    def upsert_collection(
+        self, sobject: str, external_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        """Create or update each of `records` by its own `external_field` value with sObject Collections upserts
+        (allOrNone false: one record's refusal leaves the others alone), at most 200 records a call; returns one
+        result per record, in order. Raises SalesforceCallError when a call fails as a whole."""
+        results: list[UpsertResult] = []
+        for start in range(0, len(records), COLLECTION_MAX_RECORDS):
+            chunk = [
+                {"attributes": {"type": sobject}, **record}
+                for record in records[start : start + COLLECTION_MAX_RECORDS]
+            ]
+            results += self._upsert_chunk(sobject, external_field, chunk)
+        return results
 
-        def operation(client: Salesforce) -> UpsertResult:
-            api = getattr(client, sobject)
-            response = api.upsert(record_path, data, raw_response=True)
-            body = response.json() if response.content else {}
-            record_id = body.get("id") if isinstance(body, dict) else None
-            if not record_id:
-                # Older API versions answer an update with 204 and no body: look the record up.
-                record_id = api.get_by_custom_id(external_field, quote(external_value, safe=""))["Id"]
-            return UpsertResult(record_id=str(record_id), created=response.status_code == 201)
-
-        result: UpsertResult = self._call(operation, what)
-        return result
+    def _upsert_chunk(self, sobject: str, external_field: str, chunk: list[dict[str, Any]]) -> list[UpsertResult]:
+        # simple-salesforce has no helper for collections: its generic `restful` call sends the documented request.
+        path = f"composite/sobjects/{sobject}/{external_field}"
+        body = {"allOrNone": False, "records": chunk}
+        what = f"upsert of {len(chunk)} {sobject} record(s) by {external_field}"
+        self.collection_calls += 1
+        answer = self._call(lambda client: client.restful(path, method="PATCH", json=body), what)
+        try:
+            results = UPSERT_RESULTS.validate_python(answer)
+        except ValidationError as error:
+            raise SalesforceCallError(f"{what}: unexpected answer: {str(answer)[:300]}", retryable=True) from error
+        if len(results) != len(chunk):
+            raise SalesforceCallError(f"{what}: {len(results)} result(s) for {len(chunk)} record(s)", retryable=True)
+        return results
 
     # -- for `voice-analytics forget` (voice_analytics/privacy.py) --------------------------------------------
 

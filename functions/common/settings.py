@@ -11,9 +11,21 @@ import os
 from functools import cache
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 FIFTEEN_DAYS_SECONDS = 15 * 24 * 60 * 60
+# salesforce_sync upserts with sObject Collections, which Salesforce serves from API 46.0.
+SALESFORCE_COLLECTIONS_SINCE = 46
+
+
+def _collections_api_version(version: str) -> str:
+    major, dot, minor = version.partition(".")
+    if not (major.isdigit() and dot and minor == "0" and int(major) >= SALESFORCE_COLLECTIONS_SINCE):
+        raise ValueError(
+            f"SALESFORCE_API_VERSION {version!r}: salesforce_sync needs a version like '59.0', at least "
+            f"'{SALESFORCE_COLLECTIONS_SINCE}.0' (its sObject Collections upserts); the function does not start"
+        )
+    return version
 
 
 class _Settings(BaseModel):
@@ -59,7 +71,7 @@ class SalesforceSyncSettings(_Settings):
     salesforce_secret_name: str = "voice-analytics/local/salesforce"  # noqa: S105  (the name, not the secret)
     # Only for a local TLS emulator; unset in AWS, where the system trust store applies.
     salesforce_ca_bundle: str | None = None
-    salesforce_api_version: str = "59.0"
+    salesforce_api_version: Annotated[str, AfterValidator(_collections_api_version)] = "59.0"
     salesforce_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
     salesforce_lead_source: str = "Voice Agent"
     salesforce_lead_key_field: str = "Voice_Lead_Key__c"

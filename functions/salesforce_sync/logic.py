@@ -1,8 +1,11 @@
-"""salesforce_sync: one Lead per person (upsert by lead key) and one Task per call (upsert by session id)."""
+"""salesforce_sync: one Lead per person (upsert by lead key) and one Task per call (upsert by session id), for a
+whole batch of sessions in sObject Collections calls: one for the Leads, one for the Tasks (more only when a batch
+holds two calls of one caller, or over 200 sessions)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -10,7 +13,7 @@ from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
 from functions.common.insights import SUMMARY_CHARS
 from functions.common.record_parts import Industry  # not from record: see record_parts (cold start)
-from functions.common.salesforce import SalesforceCallError, SalesforceGateway
+from functions.common.salesforce import SalesforceCallError, SalesforceGateway, UpsertResult
 from functions.common.sanitise import plain_text, single_line, truncate
 from functions.common.settings import SalesforceSyncSettings
 
@@ -201,21 +204,96 @@ def task_fields(detail: LeadScoredDetail, lead_id: str) -> dict[str, Any]:
     }
 
 
-def sync_session(detail: LeadScoredDetail, gateway: SalesforceGateway, settings: SalesforceSyncSettings) -> SyncOutcome:
-    """Upsert the Lead then the Task; raises RetryableFailure or PermanentFailure by Salesforce error code."""
-    if not should_sync(detail):
-        return SyncOutcome(synced=False)
+# What a batch gives each session: its outcome, or the failure to report for it (to the DLQ, or retried by SQS).
+SessionResult = SyncOutcome | PermanentFailure | RetryableFailure
+
+
+def lead_rounds(details: Sequence[LeadScoredDetail]) -> list[list[LeadScoredDetail]]:
+    """The sessions in rounds of Lead upserts: round k holds the k-th call (oldest first) of each caller in the batch.
+
+    Salesforce fails every record of a collection upsert whose external id appears twice in the request
+    (DUPLICATE_VALUE), so two calls of one caller go into two requests, oldest first: the Lead ends as the latest call
+    left it, as one upsert per call in that order would."""
+    by_key: dict[str, list[LeadScoredDetail]] = {}
+    for detail in sorted(details, key=lambda one: (one.started_at, one.session_id)):
+        by_key.setdefault(detail.lead_key.lower(), []).append(detail)
+    depth = max((len(calls) for calls in by_key.values()), default=0)
+    return [[calls[index] for calls in by_key.values() if index < len(calls)] for index in range(depth)]
+
+
+def sync_batch(
+    details: Sequence[LeadScoredDetail], gateway: SalesforceGateway, settings: SalesforceSyncSettings
+) -> dict[str, SessionResult]:
+    """Upsert the Leads of the sessions worth syncing, then the Tasks of those whose Lead is there; the result of
+    each session by its id. A record Salesforce refuses fails its own session only: PermanentFailure for a refusal
+    (a validation error), RetryableFailure for a passing one (a locked row, a limit, a whole call that failed).
+    Each session id at most once."""
+    if len({detail.session_id for detail in details}) != len(details):
+        raise ValueError("sync_batch takes each session once: a session delivered twice is synced by one message")
+    results: dict[str, SessionResult] = {}
+    wanted = [detail for detail in details if should_sync(detail)]
+    results.update({detail.session_id: SyncOutcome(synced=False) for detail in details if not should_sync(detail)})
+    leads: dict[str, UpsertResult] = {}
+    for round_ in lead_rounds(wanted):
+        records = [
+            {**lead_fields(detail, settings), settings.salesforce_lead_key_field: detail.lead_key} for detail in round_
+        ]
+        answered = _upsert(gateway, "Lead", settings.salesforce_lead_key_field, records, round_, results)
+        leads.update(answered)
+    with_lead = [detail for detail in wanted if detail.session_id in leads]
+    tasks = _upsert(
+        gateway,
+        "Task",
+        settings.salesforce_task_key_field,
+        [
+            {
+                **task_fields(detail, str(leads[detail.session_id].record_id)),
+                settings.salesforce_task_key_field: detail.session_id,
+            }
+            for detail in with_lead
+        ],
+        with_lead,
+        results,
+    )
+    for detail in with_lead:
+        task = tasks.get(detail.session_id)
+        if task is not None:
+            lead = leads[detail.session_id]
+            results[detail.session_id] = SyncOutcome(
+                synced=True, lead_id=lead.record_id, task_id=task.record_id, lead_created=lead.created
+            )
+    return results
+
+
+def _upsert(
+    gateway: SalesforceGateway,
+    sobject: str,
+    key_field: str,
+    records: list[dict[str, Any]],
+    details: list[LeadScoredDetail],
+    failures: dict[str, SessionResult],
+) -> dict[str, UpsertResult]:
+    """One collection upsert (per 200) of `records`, one per session of `details`: the successful results by session
+    id; each session whose record failed, or whose call failed as a whole, gets its failure in `failures`."""
+    if not records:
+        return {}
     try:
-        lead = gateway.upsert(
-            "Lead", settings.salesforce_lead_key_field, detail.lead_key, lead_fields(detail, settings)
-        )
-        task = gateway.upsert(
-            "Task", settings.salesforce_task_key_field, detail.session_id, task_fields(detail, lead.record_id)
-        )
+        answers = gateway.upsert_collection(sobject, key_field, records)
     except SalesforceCallError as error:
-        if error.retryable:
-            raise RetryableFailure(f"Salesforce: {error}; will retry") from error
-        raise PermanentFailure(
-            f"Salesforce rejected session {detail.session_id}: {error}", detail.session_id
-        ) from error
-    return SyncOutcome(synced=True, lead_id=lead.record_id, task_id=task.record_id, lead_created=lead.created)
+        for detail in details:
+            failures[detail.session_id] = _failure(detail, f"{error}", retryable=error.retryable)
+        return {}
+    succeeded = {}
+    for detail, answer in zip(details, answers, strict=True):
+        if answer.success and answer.record_id:
+            succeeded[detail.session_id] = answer
+        else:
+            what = f"{sobject} upsert by {key_field} refused: {answer.describe()}"
+            failures[detail.session_id] = _failure(detail, what, retryable=answer.retryable)
+    return succeeded
+
+
+def _failure(detail: LeadScoredDetail, what: str, *, retryable: bool) -> PermanentFailure | RetryableFailure:
+    if retryable:
+        return RetryableFailure(f"Salesforce: {what}; will retry")
+    return PermanentFailure(f"Salesforce rejected session {detail.session_id}: {what}", detail.session_id)

@@ -107,7 +107,8 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
     - AWS::Lambda::Function Code: every function points at one placeholder zip in the artifact bucket (done on
       the SAM side by `template.with_code_uri`, as `sam package` would; the handlers run in-process anyway).
     - `Fn::If` is folded with the conditions evaluated for these parameters, and `AWS::NoValue` removed: moto
-      puts None where AWS drops the item (an IAM role's Policies list then fails with a 500).
+      puts None where AWS drops the item (an IAM role's Policies list then fails with a 500). Resources whose
+      condition is false are removed.
     - AWS::Events::Archive EventPattern: moto's CloudFormation passes the object where its API wants a JSON
       string (500 on create_stack), so the pattern is serialised; the pattern itself is unchanged.
     - Resource types moto's CloudFormation does not implement are removed, and Ref/GetAtt/Sub/DependsOn that
@@ -115,7 +116,12 @@ def prepare_for_moto(cfn: dict[str, Any], parameters: Mapping[str, str]) -> tupl
     """
     cfn = dict(json.loads(json.dumps(cfn)))
     conditions = template.evaluate_conditions(cfn, {**_PSEUDO, **template.parameter_values(cfn, parameters)})
-    cfn["Resources"] = template.fold_conditions(cfn["Resources"], conditions)
+    # Resources whose condition is false are left out, as CloudFormation does (moto lists a conditional IAM role
+    # as a resource without a logical id).
+    cfn["Resources"] = template.fold_conditions(
+        {name: body for name, body in cfn["Resources"].items() if conditions.get(body.get("Condition", ""), True)},
+        conditions,
+    )
     resources: dict[str, Any] = cfn["Resources"]
     supported = _moto_supported_types({resource["Type"] for resource in resources.values()})
     skipped = sorted(
@@ -423,6 +429,45 @@ class LocalStack:
                 continue
             sns.subscribe(TopicArn=self.resolve(props["TopicArn"]), Protocol="sqs", Endpoint=outbox_arn)
             self.email_subscriptions[logical] = str(self.resolve(props["Endpoint"]))
+        # 5. moto's CloudFormation has no Firehose delivery stream nor subscription filter: with
+        #    SessionAnalyticsStream=true, create them from the template's properties, so the agent's log line goes
+        #    CloudWatch Logs -> Firehose -> S3 here too. moto's Firehose writes each batch as it comes (CloudWatch
+        #    Logs' gzip JSON envelope, under the destination's Prefix taken literally) and its CloudWatch Logs sends
+        #    every event of the group, whatever the filter pattern: the processing, buffering and pattern are AWS's.
+        self._create_unsupported("AWS::KinesisFirehose::DeliveryStream", self._create_delivery_stream)
+        self._create_unsupported("AWS::Logs::SubscriptionFilter", self._create_subscription_filter)
+
+    def _create_unsupported(self, resource_type: str, create: Any) -> None:
+        for logical in self.skipped_resources:
+            resource = self.cfn_template["Resources"][logical]
+            if resource["Type"] != resource_type:
+                continue
+            if "Condition" in resource and not self._condition(resource["Condition"]):
+                continue
+            self.view.resources[logical] = (resource_type, create(resource.get("Properties", {})))
+
+    def _create_delivery_stream(self, props: dict[str, Any]) -> str:
+        firehose = self.client("firehose")
+        name = str(self.resolve(props["DeliveryStreamName"]))
+        firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            DeliveryStreamType=props.get("DeliveryStreamType", "DirectPut"),
+            ExtendedS3DestinationConfiguration=self.resolve(props["ExtendedS3DestinationConfiguration"]),
+        )
+        return str(
+            firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["DeliveryStreamARN"]
+        )
+
+    def _create_subscription_filter(self, props: dict[str, Any]) -> str:
+        resolved = self.resolve(props)
+        self.client("logs").put_subscription_filter(
+            logGroupName=resolved["LogGroupName"],
+            filterName=resolved["FilterName"],
+            filterPattern=resolved["FilterPattern"],
+            destinationArn=resolved["DestinationArn"],
+            roleArn=resolved["RoleArn"],
+        )
+        return str(resolved["FilterName"])
 
     def _move_tables_to_dynamodb_server(self) -> None:
         main = self._session.client("dynamodb", endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
@@ -540,6 +585,10 @@ class LocalStack:
         elif kind == "AWS::Lambda::Function":
             if attribute == "Arn":
                 return str(self.client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"])
+        elif kind == "AWS::IAM::Role" and attribute == "Arn":
+            return physical if physical.startswith("arn:") else f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+        elif kind == "AWS::KinesisFirehose::DeliveryStream" and attribute == "Arn":
+            return physical  # created by _create_delivery_stream, which records the ARN
         elif kind == "AWS::Events::Rule" and attribute == "Arn":
             return physical if physical.startswith("arn:") else f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{physical}"
         raise LocalStackError(f"cannot resolve GetAtt {logical_id}.{attribute} ({kind}) locally")

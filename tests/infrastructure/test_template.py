@@ -47,6 +47,8 @@ REVIEWED_CHECKOV_SKIPS = {
     "CKV_AWS_26": {"AWS::SNS::Topic"},
     "CKV_AWS_158": {"AWS::Logs::LogGroup"},
 }
+# The optional session_analytics log stream's roles (Firehose's, and CloudWatch Logs' to put to it).
+LOG_STREAM_ROLES = {"SessionAnalyticsDeliveryRole", "SessionAnalyticsSubscriptionRole"}
 # Optional organisation keys: empty by default (no KMS key in the stack), a key ARN when set.
 KEY_PARAMETERS = {
     "AlarmTopicKmsKeyArn": "HasAlarmTopicKey",
@@ -581,7 +583,8 @@ def test_function_role_grants_exactly_its_own_resources(
 def test_each_function_has_its_own_role_assumable_by_lambda_only(template: dict[str, Any]) -> None:
     roles = [function_role(template, name)[0] for name in functions(template)]
     assert len(set(roles)) == len(roles) == 4
-    assert set(roles) == set(resources(template, "AWS::IAM::Role"))
+    # The other roles are the optional log stream's, for Firehose and CloudWatch Logs (test_session_analytics.py).
+    assert set(roles) == set(resources(template, "AWS::IAM::Role")) - LOG_STREAM_ROLES
     for name in roles:
         properties = template["Resources"][name]["Properties"]
         [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
@@ -600,7 +603,7 @@ def test_no_role_gets_the_managed_sqs_execution_policy_or_any_managed_policy(tra
     the roles it generates; with explicit roles, the translation holds no managed policy at all."""
     assert "AWSLambdaSQSQueueExecutionRole" not in json.dumps(translated)
     roles = resources(translated, "AWS::IAM::Role")
-    assert len(roles) == 4
+    assert len(roles) == 4 + len(LOG_STREAM_ROLES)
     for name, role in roles.items():
         assert not role["Properties"].get("ManagedPolicyArns"), name
     for name, function in resources(translated, "AWS::Lambda::Function").items():
@@ -626,9 +629,12 @@ def test_idempotency_key_prefixes_are_the_handlers_consumers(template: dict[str,
     for name, body in functions(template).items():
         consumer = _handler_consumer(body)
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
-        assert re.search(r"lambda_kit\(\s*CONSUMER,", source) and "@kit.once_per_session" in source, name
+        # Per record (once_per_session) or, for a batch served by one collection call, per claimed session.
+        per_session = "@kit.once_per_session" in source or "claims = kit.session_claims()" in source
+        assert re.search(r"lambda_kit\(\s*CONSUMER,", source) and per_session, name
         consumers.add(consumer)
-    assert "key_prefix=self.consumer" in (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
+    kit = (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
+    assert "key_prefix=self.consumer" in kit and "return SessionClaims(self.consumer," in kit
     assert consumers == {"score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert"}
 
 
@@ -683,11 +689,13 @@ def test_log_event_switch_is_never_turned_on(template: dict[str, Any]) -> None:
     for name, body in functions(template).items():
         assert "POWERTOOLS_LOGGER_LOG_EVENT" not in function_environment(template, body), name
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
-        assert "lambda_handler = kit.sqs_handler(record_handler)" in source, name
+        assert re.search(r"^lambda_handler = kit\.sqs_(batch_)?handler\(", source, re.MULTILINE), name
     kit = (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
     decorators = [line.strip().split("  #")[0] for line in kit.splitlines() if line.strip().startswith("@")]
-    handler_stack = decorators[decorators.index("@masked_failures") :][:2]
-    assert handler_stack == ["@masked_failures", "@self.logger.inject_lambda_context(log_event=False)"]
+    entries = [index for index, decorator in enumerate(decorators) if decorator == "@masked_failures"]
+    assert len(entries) == 2  # sqs_handler and sqs_batch_handler
+    for index in entries:
+        assert decorators[index + 1] == "@self.logger.inject_lambda_context(log_event=False)"
     assert "logger=function_logger(" in kit  # the masking logger (functions/common/logs.py)
 
 
@@ -933,7 +941,7 @@ def test_checkov_suppressions_are_per_resource_reviewed_and_justified(template: 
             assert body["Type"] in REVIEWED_CHECKOV_SKIPS.get(skip["id"], set()), (name, skip["id"])
             assert len(skip["comment"].split()) >= 12, (name, skip["id"])  # a reason, not a shrug
             skips += 1
-    assert skips == 27
+    assert skips == 28
 
 
 def _logged_messages(package: str) -> set[str]:
@@ -962,7 +970,12 @@ def test_outcomes_query_counts_messages_the_functions_log_in_their_own_log_group
     logged = {message for package in packages for message in _logged_messages(package)}
     assert filtered and filtered <= logged, filtered - logged
     groups = {reference["Ref"] for reference in query["LogGroupNames"]}
-    log_groups = {logical for logical, body in template["Resources"].items() if body["Type"] == "AWS::Logs::LogGroup"}
+    log_groups = {
+        logical
+        for logical, body in template["Resources"].items()
+        if body["Type"] == "AWS::Logs::LogGroup"
+        and body["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/")
+    }
     assert groups == log_groups and len(groups) == 4
 
 

@@ -194,9 +194,10 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:voice-analytics-test"
     aws_request_id: str = ""
+    remaining_ms: int = 60_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return self.remaining_ms
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ own code reports):
   message of every DLQ (SQS: taken out, so the next scenario starts empty); Leads and Tasks (the Salesforce
   emulator); stored Amplitude events (the Amplitude emulator); hot-lead alerts (the SNS topic's deliveries to the
   queue subscribed to it);
-- the far ends' side: Salesforce data calls, each attributed to a session by the external id in its path (a Lead
-  upsert by the lead key, a Task upsert by the session id), and logins; the sends of each Amplitude event (by the
-  insert_ids each upload carried); SNS publishes delivered; the injected faults and delays the emulators really served.
+- the far ends' side: Salesforce data calls, each attributed to the sessions it carried: a collection upsert by the
+  external ids in its body (the emulator's `collection_log`: Leads by lead key, Tasks by session id), a single-record
+  upsert by the external id in its path; and logins; the sends of each Amplitude event (by the insert_ids each upload
+  carried); SNS publishes delivered; the injected faults, rejections and delays the emulators really served.
 
 Use (every fault, duplicate and bad-input scenario ends like this; new scenarios should too):
 
@@ -20,7 +21,7 @@ Use (every fault, duplicate and bad-input scenario ends like this; new scenarios
     ledger.effects(sid)                     # scored once, one Lead, one Task, its 4 events once, one alert
     ledger.effects(cold, hot=False, events=2)
     ledger.effects(cancelling, hot=False, alerted=True)  # not hot, but a cancel-risk alert
-    ledger.effects(sid, lead_calls=2)       # the fault cost one more Lead upsert: pin what a fault costs
+    ledger.effects(sid, lead_calls=2)       # the fault cost one more Lead call carrying it: pin what a fault costs
     ledger.effects(sid, amplitude_sends=2)  # ...or one more send of each Amplitude event
     ledger.effects(sid, dead_letter={"salesforce_sync": "FIELD_CUSTOM_VALIDATION_EXCEPTION"})
     ledger.effects(sid, scored=False, consumers=["salesforce_sync"])  # a handler test fed one consumer directly
@@ -39,10 +40,10 @@ quarantine entry with its reason, or one DLQ message with a `FailureReason`. `cl
 the far end, when
 - an expected effect is missing or doubled: scored object versions, Tasks for the session, Leads with its lead key,
   its Amplitude events (by insert_id), its alerts; or the scored record's hot flag is not the expected one;
-- a Salesforce call for the session was made, or one of its events was sent to Amplitude, more or fewer times than
-  expected (defaults: one Lead upsert and one Task upsert per synced session, each event sent once): a redelivery
-  that reached a far end again, even if the far end hid it (upsert by external id, insert_id deduplication), fails
-  here;
+- a Salesforce call carried the session more or fewer times than expected, or one of its events was sent to
+  Amplitude more or fewer times (defaults: one Lead upsert and one Task upsert per synced session, whichever
+  collection call carried it with others, each event sent once): a redelivery that reached a far end again, even if
+  the far end hid it (upsert by external id, insert_id deduplication), fails here;
 - anything appeared that no expectation accounts for: a `sessions/` key, a scored version, a quarantine entry, a DLQ
   message, a Lead, a Task, an Amplitude event or upload, an alert, a Salesforce data call;
 - a DLQ message has no `FailureReason` (it got there by maxReceiveCount: an error nobody classified);
@@ -68,7 +69,7 @@ from urllib.parse import unquote
 
 from functions.common.settings import SalesforceSyncSettings
 from local.emulators.amplitude import AmplitudeEmulator
-from local.emulators.salesforce import SalesforceEmulator
+from local.emulators.salesforce import CollectionCall, SalesforceEmulator
 
 CONSUMERS = ("salesforce_sync", "amplitude_events", "hot_lead_alert")
 FUNCTIONS = ("score_lead", *CONSUMERS)
@@ -79,6 +80,7 @@ _LEAD_KEY_FIELD = _SALESFORCE.salesforce_lead_key_field
 _TASK_KEY_FIELD = _SALESFORCE.salesforce_task_key_field
 _UPSERT_PATH = re.compile(r"^/services/data/v[\d.]+/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/(?P<value>[^/]+)$")
 _RECORD_PATH = re.compile(r"^/services/data/v[\d.]+/sobjects/(?P<sobject>\w+)/(?P<id>[A-Za-z0-9]{15,18})$")
+_COLLECTION_PATH = re.compile(r"^/services/data/v[\d.]+/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)$")
 _ALERT_SESSION = re.compile(r"^Session: (?P<sid>\S+)$", re.MULTILINE)
 _LOGIN_PATHS = ("/services/oauth2/token", "/services/Soap/")
 
@@ -185,7 +187,9 @@ class Tally:
 
     salesforce_logins: int
     salesforce_data_calls: list[tuple[str, str, int]]  # (method, path, status)
+    salesforce_collection_calls: list[CollectionCall]  # the collection calls among them, with the ids they carried
     salesforce_faults_served: int
+    salesforce_rejections_served: int
     salesforce_delays_served: int
     amplitude_uploads: list[int]  # status of each upload
     amplitude_faults_served: int
@@ -207,7 +211,9 @@ class _Snapshot:
     amplitude_events: int
     amplitude_batches: int
     salesforce_requests: int
+    salesforce_collections: int
     salesforce_faults: int
+    salesforce_rejections: int
     salesforce_delays: int
     amplitude_faults: int
     amplitude_delays: int
@@ -327,6 +333,7 @@ class Ledger:
         after = self._snapshot()
         taken = self._take_dead_letters()
         salesforce_log = self.far.salesforce.request_log[self._before.salesforce_requests :]
+        collections = self.far.salesforce.collection_log[self._before.salesforce_collections :]
         problems: list[str] = []
         problems += self._check_inputs(after)
         problems += self._check_scored(after)
@@ -335,7 +342,7 @@ class Ledger:
         problems += dlq_problems
         lookups: Counter[str] = Counter()
         deletes: Counter[str] = Counter()
-        problems += self._check_salesforce(after, salesforce_log, lead_keys, lookups, deletes)
+        problems += self._check_salesforce(after, salesforce_log, collections, lead_keys, lookups, deletes)
         problems += self._check_amplitude()
         problems += self._check_alerts()
         problems += self._check_forgotten()
@@ -344,7 +351,9 @@ class Ledger:
         return Tally(
             salesforce_logins=len(logins),
             salesforce_data_calls=[call for call in salesforce_log if call[1].startswith("/services/data")],
+            salesforce_collection_calls=collections,
             salesforce_faults_served=after.salesforce_faults - self._before.salesforce_faults,
+            salesforce_rejections_served=after.salesforce_rejections - self._before.salesforce_rejections,
             salesforce_delays_served=after.salesforce_delays - self._before.salesforce_delays,
             amplitude_uploads=[status for status, _ in self._new_batches()],
             amplitude_faults_served=after.amplitude_faults - self._before.amplitude_faults,
@@ -380,7 +389,9 @@ class Ledger:
             amplitude_events=len(self.far.amplitude.events),
             amplitude_batches=len(self.far.amplitude.batch_log),
             salesforce_requests=len(self.far.salesforce.request_log),
+            salesforce_collections=len(self.far.salesforce.collection_log),
             salesforce_faults=self.far.salesforce.faults_served,
+            salesforce_rejections=self.far.salesforce.rejections_served,
             salesforce_delays=self.far.salesforce.delays_served,
             amplitude_faults=self.far.amplitude.faults_served,
             amplitude_delays=self.far.amplitude.delays_served,
@@ -527,6 +538,7 @@ class Ledger:
         self,
         after: _Snapshot,
         log: list[tuple[str, str, int]],
+        collections: list[CollectionCall],
         dlq_keys: dict[str, str],
         lookups: Counter[str],
         deletes: Counter[str],
@@ -566,10 +578,11 @@ class Ledger:
         expected_leads = {task.get("WhoId") for task in tasks if task.get(_TASK_KEY_FIELD) in expected_sids}
         for lead_id in leads.keys() - self._before.leads - expected_leads:
             problems.append(f"Lead {lead_id} ({leads[lead_id].get(_LEAD_KEY_FIELD)}) was created, not expected")
-        # Calls, attributed by the external id in the path.
+        # Calls, attributed by the external id in the path of a single upsert, by those in the body of a collection.
         lead_calls: Counter[str] = Counter()
         task_calls: Counter[str] = Counter()
         forgotten_keys = {str(session.lead_key) for session in forgotten.values()}
+        collection_paths = 0
         for method, path, status in log:
             if not path.startswith("/services/data"):
                 continue
@@ -583,8 +596,19 @@ class Ledger:
                 lead_calls[unquote(match["value"])] += 1
             elif match and match["sobject"] == "Task" and match["field"] == _TASK_KEY_FIELD:
                 task_calls[unquote(match["value"])] += 1
+            elif _COLLECTION_PATH.match(path) and method == "PATCH":
+                collection_paths += 1  # attributed below, by its body
             else:
                 problems.append(f"Salesforce call {method} {path} ({status}) belongs to no session of the ledger")
+        if collection_paths != len(collections):
+            problems.append(f"{collection_paths} collection call(s) answered but {len(collections)} logged with ids")
+        for call in collections:
+            calls = {"Lead": lead_calls, "Task": task_calls}.get(call.sobject)
+            key_field = {"Lead": _LEAD_KEY_FIELD, "Task": _TASK_KEY_FIELD}.get(call.sobject)
+            if calls is None or call.field != key_field or not call.external_ids or None in call.external_ids:
+                problems.append(f"Salesforce collection call {call} belongs to no session of the ledger")
+                continue
+            calls.update(id_ for id_ in call.external_ids if id_ is not None)
         expected_lead_calls: Counter[str] = Counter()
         for sid, session in self._sessions.items():
             if session.lead_calls and sid not in lead_key_of:

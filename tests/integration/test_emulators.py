@@ -305,6 +305,171 @@ def test_task_refuses_an_unknown_lead_and_a_second_subtype(salesforce: Salesforc
     assert len(salesforce.records("Task")) == 1
 
 
+# -- sObject Collections ------------------------------------------------------------------------------------------
+
+LEADS = "composite/sobjects/Lead/Voice_Lead_Key__c"
+
+
+def lead_record(key: str, **fields: Any) -> dict[str, Any]:
+    """A Lead of a collection upsert: typed in `attributes`, holding its external id."""
+    return {"attributes": {"type": "Lead"}, **NEW_LEAD, "Voice_Lead_Key__c": key, **fields}
+
+
+def upsert_leads(sf: Salesforce, records: list[dict[str, Any]], all_or_none: bool = False) -> Any:
+    return sf.restful(LEADS, method="PATCH", json={"allOrNone": all_or_none, "records": records})
+
+
+def leads_by_key(salesforce: SalesforceEmulator) -> dict[str, dict[str, Any]]:
+    return {lead["Voice_Lead_Key__c"]: lead for lead in salesforce.records("Lead")}
+
+
+def test_collection_upsert_answers_one_result_per_record_in_order(
+    salesforce: SalesforceEmulator, sf: Salesforce
+) -> None:
+    created = upsert_leads(sf, [lead_record("key-a"), lead_record("key-b", Company="B Corp")])
+    only_title = {"attributes": {"type": "Lead"}, "Voice_Lead_Key__c": "KEY-B", "Title": "Partner"}
+    updated = upsert_leads(sf, [only_title, lead_record("key-c")])
+
+    stored = leads_by_key(salesforce)
+    assert created == [
+        {"id": stored["key-a"]["Id"], "success": True, "errors": [], "created": True},
+        {"id": stored["key-b"]["Id"], "success": True, "errors": [], "created": True},
+    ]
+    assert updated == [
+        {"id": stored["key-b"]["Id"], "success": True, "errors": [], "created": False},
+        {"id": stored["key-c"]["Id"], "success": True, "errors": [], "created": True},
+    ]
+    assert (stored["key-b"]["Company"], stored["key-b"]["Title"]) == ("B Corp", "Partner")
+    assert [(call.status, call.sobject, call.field, call.external_ids) for call in salesforce.collection_log] == [
+        (200, "Lead", "Voice_Lead_Key__c", ("key-a", "key-b")),
+        (200, "Lead", "Voice_Lead_Key__c", ("KEY-B", "key-c")),
+    ]
+
+
+def test_collection_upsert_fails_only_the_records_that_break_a_rule(
+    salesforce: SalesforceEmulator, sf: Salesforce
+) -> None:
+    salesforce.seed("Lead", {"LastName": "One", "Company": "A", "Voice_Lead_Key__c": "twice"})
+    salesforce.seed("Lead", {"LastName": "Two", "Company": "B", "Voice_Lead_Key__c": "twice"})
+    records = [
+        lead_record("bad-email", Email="not an address"),
+        lead_record("fine"),
+        lead_record("repeated"),
+        lead_record("repeated", Company="Other"),
+        {"attributes": {"type": "Lead"}, **NEW_LEAD},
+        lead_record("with-id", Id="00Q5e0000000001AAA"),
+        lead_record("twice"),
+        lead_record("no-company", Company=None),
+    ]
+
+    results = upsert_leads(sf, records)
+
+    failures = [(result["success"], [(e["statusCode"], e["fields"]) for e in result["errors"]]) for result in results]
+    assert failures == [
+        (False, [("INVALID_EMAIL_ADDRESS", ["Email"])]),
+        (True, []),
+        (False, [("DUPLICATE_VALUE", ["Voice_Lead_Key__c"])]),
+        (False, [("DUPLICATE_VALUE", ["Voice_Lead_Key__c"])]),
+        (False, [("MISSING_ARGUMENT", ["Voice_Lead_Key__c"])]),
+        (False, [("INVALID_FIELD", ["Id"])]),
+        (False, [("DUPLICATE_EXTERNAL_ID", ["Voice_Lead_Key__c"])]),
+        (False, [("REQUIRED_FIELD_MISSING", ["Company"])]),
+    ]
+    assert all(result["id"] is None for result in results if not result["success"])
+    assert results[2]["errors"][0]["message"] == "Duplicate external id specified: repeated"
+    assert sorted(leads_by_key(salesforce)) == ["fine", "twice"]
+
+
+def test_collection_upsert_with_all_or_none_rolls_back_every_record(
+    salesforce: SalesforceEmulator, sf: Salesforce
+) -> None:
+    upsert_leads(sf, [lead_record("kept", Title="Before")])
+
+    results = upsert_leads(
+        sf, [lead_record("kept", Title="After"), lead_record("new"), lead_record("bad", Email="x")], True
+    )
+
+    assert [result["errors"][0]["statusCode"] for result in results] == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INVALID_EMAIL_ADDRESS",
+    ]
+    assert [(key, lead["Title"]) for key, lead in leads_by_key(salesforce).items()] == [("kept", "Before")]
+
+
+def test_a_malformed_collection_request_is_refused_as_a_whole(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as too_many:
+        upsert_leads(sf, [lead_record(f"key-{index}") for index in range(201)])
+    with pytest.raises(SalesforceMalformedRequest) as untyped:
+        upsert_leads(sf, [{**NEW_LEAD, "Voice_Lead_Key__c": "untyped"}])
+    with pytest.raises(SalesforceMalformedRequest) as other_type:
+        upsert_leads(sf, [{**lead_record("task"), "attributes": {"type": "Task"}}])
+    with pytest.raises(SalesforceMalformedRequest) as no_list:
+        sf.restful(LEADS, method="PATCH", json={"allOrNone": False})
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.restful("composite/sobjects/Lead/Email", method="PATCH", json={"records": [lead_record("x")]})
+    old_api = Salesforce(instance_url=salesforce.base_url, session_id=sf.session_id, session=sf.session, version="45.0")
+    with pytest.raises(SalesforceResourceNotFound):
+        upsert_leads(old_api, [lead_record("old")])
+
+    assert error_of(too_many) == {
+        "errorCode": "EXCEEDED_ID_LIMIT",
+        "message": "record limit reached. cannot submit more than 200 records into this call",
+    }
+    assert error_of(untyped) == {"errorCode": "INVALID_TYPE", "message": "Must send a concrete entity type."}
+    assert error_of(other_type)["errorCode"] == "INVALID_TYPE"
+    assert error_of(no_list)["errorCode"] == "JSON_PARSER_ERROR"
+    assert salesforce.records("Lead") == []
+    assert [call.status for call in salesforce.collection_log] == [400, 400, 400, 400, 404, 404]
+    assert len(salesforce.collection_log[0].external_ids) == 201 and salesforce.collection_log[3].external_ids == ()
+
+
+def test_a_task_collection_refuses_a_task_of_an_unknown_lead(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
+    [lead] = upsert_leads(sf, [lead_record("lead")])
+    tasks = [
+        {"attributes": {"type": "Task"}, "Subject": "Call", "WhoId": lead["id"], "Voice_Session_Id__c": "s-1"},
+        {
+            "attributes": {"type": "Task"},
+            "Subject": "Call",
+            "WhoId": "00Q5e0000000999AAA",
+            "Voice_Session_Id__c": "s-2",
+        },
+    ]
+
+    results = sf.restful("composite/sobjects/Task/Voice_Session_Id__c", method="PATCH", json={"records": tasks})
+
+    assert [result["success"] for result in results] == [True, False]
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert [task["Voice_Session_Id__c"] for task in salesforce.records("Task")] == ["s-1"]
+
+
+def test_fail_next_fails_a_collection_call_as_a_whole_and_reject_records_one_record(
+    salesforce: SalesforceEmulator, sf: Salesforce
+) -> None:
+    salesforce.fail_next(1, 503, "SERVER_UNAVAILABLE")
+    with pytest.raises(SalesforceGeneralError) as outage:
+        upsert_leads(sf, [lead_record("a"), lead_record("b")])
+    assert (outage.value.status, salesforce.records("Lead")) == (503, [])
+    salesforce.reject_records("Lead", "Company", "REFUSED CO", message="Company: not a customer")
+
+    results = upsert_leads(sf, [lead_record("a"), lead_record("b", Company="Refused Co")])
+
+    assert [result["success"] for result in results] == [True, False]
+    assert results[1]["errors"] == [
+        {"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Company: not a customer", "fields": ["Company"]}
+    ]
+    with pytest.raises(SalesforceMalformedRequest):  # the rule holds for single upserts too
+        sf.Lead.upsert("Voice_Lead_Key__c/c", {**NEW_LEAD, "Company": "refused co"})
+    salesforce.reset_faults()
+    assert upsert_leads(sf, [lead_record("b", Company="Refused Co")])[0]["success"] is True
+    assert (salesforce.faults_served, salesforce.rejections_served) == (1, 2)
+    assert [(call.status, call.external_ids) for call in salesforce.collection_log] == [
+        (503, ("a", "b")),
+        (200, ("a", "b")),
+        (200, ("b",)),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Amplitude
 # ---------------------------------------------------------------------------------------------------------------

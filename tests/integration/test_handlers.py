@@ -8,6 +8,8 @@ calls the scenario explains.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from functions.common.record import partition_key
 from functions.score_lead.storage import gzip_ndjson
 from tests.integration.conftest import BUCKET, FakeLambdaContext, Handlers, LocalStack
 from tests.integration.ledger import Ledger, every_scenario_closes_a_ledger
+from tests.integration.test_faults import far_side_errors
 from tests.samples import example_record_data, load_event, sqs_event
 
 pytestmark = pytest.mark.integration
@@ -60,12 +63,16 @@ def object_created_body(key: str, bucket: str = BUCKET) -> str:
     return json.dumps(event)
 
 
-def lead_scored_body(session_id: str, *, hot: bool = True) -> str:
+def lead_scored_body(session_id: str, *, hot: bool = True, own_caller: bool = False) -> str:
+    """The example "Lead Scored" event for `session_id`; with `own_caller`, from a caller of its own (a lead key
+    derived from the session id) instead of the example's."""
     event = json.loads(load_event("lead_scored_sqs_event.json")["Records"][0]["body"])
     event["id"] = str(uuid.uuid4())
     detail = event["detail"]
     detail["session_id"] = session_id
     detail["hot"] = hot
+    if own_caller:
+        detail["lead_key"] = hashlib.sha256(session_id.encode()).hexdigest()
     return json.dumps(event)
 
 
@@ -236,26 +243,147 @@ def test_same_lead_scored_event_delivered_three_times_gives_one_lead_one_task_on
     assert "dana.lee@example.com" in alert["Message"]
 
 
-def test_salesforce_outage_fails_only_that_item_and_the_redelivery_succeeds(
+def test_a_batch_is_synced_in_one_lead_call_and_one_task_call(
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
+) -> None:
+    sids = [unique_session_id() for _ in range(4)]
+
+    result = handlers.salesforce_sync.lambda_handler(
+        sqs_event([lead_scored_body(sid, own_caller=True) for sid in sids]), lambda_context
+    )
+
+    assert result == {"batchItemFailures": []}
+    for sid in sids:
+        ledger.effects(sid, scored=False, consumers=["salesforce_sync"])
+    tally = ledger.close()
+    assert [(call.sobject, len(call.external_ids), call.status) for call in tally.salesforce_collection_calls] == [
+        ("Lead", 4, 200),
+        ("Task", 4, 200),
+    ]
+
+
+def test_a_record_salesforce_rejects_goes_to_the_dlq_with_its_reason_and_the_others_are_synced(
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
+) -> None:
+    sids = [unique_session_id() for _ in range(3)]
+    victim = sids[1]
+    local_stack.salesforce.reject_records(
+        "Lead", "Voice_Last_Session_Id__c", victim, message="Company: must not be a test company"
+    )
+    event = sqs_event([lead_scored_body(sid, own_caller=True) for sid in sids])
+
+    result = handlers.salesforce_sync.lambda_handler(event, lambda_context)
+
+    assert result == {"batchItemFailures": []}  # the rejected record is done: it is in the DLQ, not retried
+    ledger.effects(sids[0], scored=False, consumers=["salesforce_sync"])
+    ledger.effects(
+        victim,
+        scored=False,
+        consumers=["salesforce_sync"],
+        dead_letter={"salesforce_sync": "FIELD_CUSTOM_VALIDATION_EXCEPTION: Company: must not be a test company"},
+    )
+    ledger.effects(sids[2], scored=False, consumers=["salesforce_sync"])
+    tally = ledger.close()
+    assert tally.salesforce_rejections_served == 1
+    assert [call.external_ids for call in tally.salesforce_collection_calls][1] == (sids[0], sids[2])  # Tasks
+    [dead] = tally.dead_letters
+    attributes = dead["MessageAttributes"]
+    assert attributes["OriginalMessageId"]["StringValue"] == event["Records"][1]["messageId"]
+    assert attributes["SessionId"]["StringValue"] == victim
+    assert attributes["FailedBy"]["StringValue"] == "salesforce_sync"
+
+
+def test_a_redelivery_makes_no_second_collection_call(
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
+) -> None:
+    """The bodies of a synced batch come again as new messages, with one new session among them: the collection calls
+    carry the new session only."""
+    synced = [unique_session_id() for _ in range(3)]
+    handlers.salesforce_sync.lambda_handler(
+        sqs_event([lead_scored_body(sid, own_caller=True) for sid in synced]), lambda_context
+    )
+    for sid in synced:
+        ledger.effects(sid, scored=False, consumers=["salesforce_sync"])
+    ledger.close()
+    again = local_stack.ledger()
+    new = unique_session_id()
+
+    result = handlers.salesforce_sync.lambda_handler(
+        sqs_event([lead_scored_body(sid, own_caller=True) for sid in [*synced, new, synced[0]]]), lambda_context
+    )
+
+    assert result == {"batchItemFailures": []}
+    again.effects(new, scored=False, consumers=["salesforce_sync"])  # the others: no call, nothing new
+    tally = again.close()
+    assert [call.external_ids for call in tally.salesforce_collection_calls] == [
+        (hashlib.sha256(new.encode()).hexdigest(),),
+        (new,),
+    ]
+
+
+def test_a_crash_between_the_calls_and_the_idempotency_record_costs_a_repeat_call_and_no_duplicate(
+    local_stack: LocalStack, handlers: Handlers, ledger: Ledger
+) -> None:
+    """Salesforce has the session but its idempotency record could not be completed (what a crash at that moment
+    leaves): the record fails, and once its claim has expired the redelivery upserts the same external ids again,
+    which changes nothing at the far end."""
+    crashed, fine = unique_session_id(), unique_session_id()
+    crashed_key = f"salesforce_sync#{hashlib.md5(json.dumps(crashed).encode()).hexdigest()}"
+    event = sqs_event([lead_scored_body(crashed, own_caller=True), lead_scored_body(fine, own_caller=True)])
+    dynamodb = importlib.import_module("functions.common.aws").idempotency_dynamodb_client()
+
+    with far_side_errors(
+        dynamodb, "UpdateItem", 400, "ValidationException", 1, lambda request: crashed_key in request.body.decode()
+    ) as hits:
+        # An invocation about to time out: its claims expire at once, so the redelivery may claim again.
+        result = handlers.salesforce_sync.lambda_handler(event, FakeLambdaContext(remaining_ms=1))
+
+    assert hits == [1]
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    redelivery = sqs_event([event["Records"][0]["body"]])
+    assert handlers.salesforce_sync.lambda_handler(redelivery, FakeLambdaContext()) == {"batchItemFailures": []}
+    ledger.effects(crashed, scored=False, consumers=["salesforce_sync"], lead_calls=2, task_calls=2)
+    ledger.effects(fine, scored=False, consumers=["salesforce_sync"])
+    ledger.close()  # one Lead and one Task for `crashed`, carried by two calls of each kind
+
+
+def test_a_salesforce_outage_fails_the_batch_and_its_redelivery_succeeds(
     local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     first, second = unique_session_id(), unique_session_id()
-    event = sqs_event([lead_scored_body(first), lead_scored_body(second)])
+    event = sqs_event([lead_scored_body(first, own_caller=True), lead_scored_body(second, own_caller=True)])
     local_stack.salesforce.fail_next(1, 503, "SERVER_UNAVAILABLE")
+
+    # The one Lead call carried both records: both failed, so Powertools fails the invocation (the batch comes back).
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        handlers.salesforce_sync.lambda_handler(event, lambda_context)
+
+    assert handlers.salesforce_sync.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    ledger.effects(first, scored=False, consumers=["salesforce_sync"], lead_calls=2)  # refused once, then done
+    ledger.effects(second, scored=False, consumers=["salesforce_sync"], lead_calls=2)
+    assert ledger.close().salesforce_faults_served == 1
+
+
+def test_a_locked_row_fails_only_its_item_and_the_redelivery_succeeds(
+    local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
+) -> None:
+    locked, other = unique_session_id(), unique_session_id()
+    event = sqs_event([lead_scored_body(locked, own_caller=True), lead_scored_body(other, own_caller=True)])
+    local_stack.salesforce.reject_records("Lead", "Voice_Last_Session_Id__c", locked, "UNABLE_TO_LOCK_ROW", "locked")
 
     result = handlers.salesforce_sync.lambda_handler(event, lambda_context)
 
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
-    tasks = {task["Voice_Session_Id__c"] for task in local_stack.salesforce.records("Task")}
-    assert second in tasks and first not in tasks
-    redelivery = sqs_event([event["Records"][0]["body"]])
-    assert handlers.salesforce_sync.lambda_handler(redelivery, lambda_context) == {"batchItemFailures": []}
-    ledger.effects(first, scored=False, consumers=["salesforce_sync"], lead_calls=2)  # refused once, then done
-    ledger.effects(second, scored=False, consumers=["salesforce_sync"])
-    assert ledger.close().salesforce_faults_served == 1
+    local_stack.salesforce.reset_faults()
+    assert handlers.salesforce_sync.lambda_handler(sqs_event([event["Records"][0]["body"]]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    ledger.effects(locked, scored=False, consumers=["salesforce_sync"], lead_calls=2)
+    ledger.effects(other, scored=False, consumers=["salesforce_sync"])
+    assert ledger.close().salesforce_rejections_served == 1
 
 
-def test_salesforce_validation_error_goes_to_the_dlq_with_the_reason_and_is_not_retried(
+def test_salesforce_refusing_a_whole_call_sends_its_records_to_the_dlq_with_the_reason(
     local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext, ledger: Ledger
 ) -> None:
     session_id = unique_session_id()
@@ -290,7 +418,7 @@ def test_salesforce_expired_session_logs_in_again_once(
     after_expiry.effects(session_id, scored=False, consumers=["salesforce_sync"], lead_calls=2)
     tally = after_expiry.close()
     assert tally.salesforce_logins == 1
-    assert [status for _, _, status in tally.salesforce_data_calls] == [401, 200, 201]
+    assert [status for _, _, status in tally.salesforce_data_calls] == [401, 200, 200]
 
 
 def test_amplitude_throttling_is_retried_before_the_function_returns(

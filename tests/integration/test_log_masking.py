@@ -167,11 +167,19 @@ def test_salesforce_sync_logs_neither_email_nor_phone(
     rejected, retried, synced = sip_session_id(), sip_session_id(), sip_session_id()
     event = sqs_event([lead_scored_body(session_id) for session_id in (rejected, retried, synced)])
     # Salesforce quotes the offending value in its error messages, as the real API does.
-    local_stack.salesforce.fail_next(1, 400, "INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {EMAIL}")
-    local_stack.salesforce.fail_next(1, 503, "SERVER_UNAVAILABLE", f"busy; caller {PHONE} will be retried")
+    salesforce = local_stack.salesforce
+    salesforce.reject_records(
+        "Lead", "Voice_Last_Session_Id__c", rejected, "INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {EMAIL}"
+    )
+    salesforce.reject_records(
+        "Lead", "Voice_Last_Session_Id__c", retried, "UNABLE_TO_LOCK_ROW", f"busy; caller {PHONE} will be retried"
+    )
 
-    with captured_logs(handlers.salesforce_sync.logger) as logs:
-        result = handlers.salesforce_sync.lambda_handler(event, lambda_context)
+    try:
+        with captured_logs(handlers.salesforce_sync.logger) as logs:
+            result = handlers.salesforce_sync.lambda_handler(event, lambda_context)
+    finally:
+        salesforce.reset_faults()
 
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     output = logs.getvalue()

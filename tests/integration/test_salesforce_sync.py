@@ -1,6 +1,7 @@
-"""salesforce_sync's `sync_session` through the real gateway (simple-salesforce) against the Salesforce emulator: the
-Lead upserted by the lead key, the Task by the session id and linked to it, what each outcome reports, and which
-Salesforce errors are retried and which go to the DLQ."""
+"""salesforce_sync's `sync_batch` through the real gateway (simple-salesforce) against the Salesforce emulator: a
+batch's Leads upserted by lead key in one collection call and its Tasks by session id in another, linked to them;
+what each session's result is when Salesforce refuses one record, or a whole call; and which refusals are retried
+and which go to the DLQ."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from functions.common.events import LeadScoredDetail
 from functions.common.failures import PermanentFailure, RetryableFailure
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
 from functions.common.settings import SalesforceSyncSettings
-from functions.salesforce_sync.logic import SyncOutcome, sync_session
+from functions.salesforce_sync.logic import SyncOutcome, sync_batch
 from local.emulators.salesforce import SalesforceEmulator
 from tests.unit.details import detail_for
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = SalesforceSyncSettings()
+VERSION = SETTINGS.salesforce_api_version
+LEADS = f"/services/data/v{VERSION}/composite/sobjects/Lead/Voice_Lead_Key__c"
+TASKS = f"/services/data/v{VERSION}/composite/sobjects/Task/Voice_Session_Id__c"
 
 
 @pytest.fixture(scope="module")
@@ -32,57 +36,115 @@ def gateway(salesforce: SalesforceEmulator) -> SalesforceGateway:
     salesforce.reset_faults()
     return SalesforceGateway(
         lambda: SalesforceCredentials.model_validate(salesforce.secret()),
-        api_version=SETTINGS.salesforce_api_version,
+        api_version=VERSION,
         timeout_seconds=5,
         ca_bundle=salesforce.ca_bundle,
     )
 
 
-def detail(session_id: str, email: str) -> LeadScoredDetail:
+def detail(
+    session_id: str, email: str, *, company: str = "Acme Legal", started_at: str | None = None
+) -> LeadScoredDetail:
     """The example hot call as `session_id`, from a caller with `email` (the lead key is its hash)."""
-    contact = {"name": "Dana Lee", "email": email, "company": "Acme Legal", "preferred_time": "tomorrow 2pm"}
-    return detail_for(session_id=session_id, contact=contact)
+    contact = {"name": "Dana Lee", "email": email, "company": company, "preferred_time": "tomorrow 2pm"}
+    changes = {"started_at": started_at} if started_at else {}
+    return detail_for(session_id=session_id, contact=contact, **changes)
 
 
 def data_calls(salesforce: SalesforceEmulator, since: int) -> list[tuple[str, str, int]]:
     return [call for call in salesforce.request_log[since:] if call[1].startswith("/services/data")]
 
 
-def test_a_session_is_one_lead_by_its_lead_key_and_one_task_by_its_session_id(
+def lead_of(salesforce: SalesforceEmulator, scored: LeadScoredDetail) -> dict[str, object]:
+    [lead] = [lead for lead in salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == scored.lead_key]
+    return lead
+
+
+def tasks_of(salesforce: SalesforceEmulator, session_id: str) -> list[dict[str, object]]:
+    return [task for task in salesforce.records("Task") if task["Voice_Session_Id__c"] == session_id]
+
+
+def test_a_batch_is_one_lead_call_and_one_task_call_with_a_lead_and_a_task_per_session(
     salesforce: SalesforceEmulator, gateway: SalesforceGateway
 ) -> None:
-    scored = detail("sync-first", "first@example.com")
+    batch = [detail(f"batch-{index}", f"caller-{index}@example.com") for index in range(3)]
     before = len(salesforce.request_log)
 
-    outcome = sync_session(scored, gateway, SETTINGS)
+    results = sync_batch(batch, gateway, SETTINGS)
 
-    [lead] = [lead for lead in salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == scored.lead_key]
-    [task] = [task for task in salesforce.records("Task") if task["Voice_Session_Id__c"] == "sync-first"]
-    assert outcome == SyncOutcome(synced=True, lead_id=lead["Id"], task_id=task["Id"], lead_created=True)
-    assert (lead["Email"], lead["Voice_Lead_Score__c"], lead["Voice_Last_Session_Id__c"]) == (
-        "first@example.com",
-        77,
-        "sync-first",
-    )
-    assert (task["WhoId"], task["Subject"]) == (lead["Id"], "Voice call: Acme Legal - grade A, score 77 (hot)")
-    version = SETTINGS.salesforce_api_version
-    assert data_calls(salesforce, before) == [
-        ("PATCH", f"/services/data/v{version}/sobjects/Lead/Voice_Lead_Key__c/{scored.lead_key}", 201),
-        ("PATCH", f"/services/data/v{version}/sobjects/Task/Voice_Session_Id__c/sync-first", 201),
-    ]
+    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
+    for scored in batch:
+        lead = lead_of(salesforce, scored)
+        [task] = tasks_of(salesforce, scored.session_id)
+        assert results[scored.session_id] == SyncOutcome(
+            synced=True, lead_id=str(lead["Id"]), task_id=str(task["Id"]), lead_created=True
+        )
+        assert (lead["Email"], lead["Voice_Lead_Score__c"], lead["Voice_Last_Session_Id__c"]) == (
+            scored.contact.email if scored.contact else None,
+            77,
+            scored.session_id,
+        )
+        assert (task["WhoId"], task["Subject"]) == (lead["Id"], "Voice call: Acme Legal - grade A, score 77 (hot)")
+    [lead_call, task_call] = salesforce.collection_log[-2:]
+    assert lead_call.external_ids == tuple(scored.lead_key for scored in batch)
+    assert task_call.external_ids == tuple(scored.session_id for scored in batch)
 
 
 def test_the_same_person_calling_again_updates_the_lead_and_adds_a_task(
     salesforce: SalesforceEmulator, gateway: SalesforceGateway
 ) -> None:
-    first = sync_session(detail("sync-again-1", "again@example.com"), gateway, SETTINGS)
+    first = sync_batch([detail("sync-again-1", "again@example.com")], gateway, SETTINGS)["sync-again-1"]
 
-    second = sync_session(detail("sync-again-2", " Again@Example.com "), gateway, SETTINGS)
+    second = sync_batch([detail("sync-again-2", " Again@Example.com ")], gateway, SETTINGS)["sync-again-2"]
 
+    assert isinstance(first, SyncOutcome) and isinstance(second, SyncOutcome)
     assert (first.lead_created, second.lead_created) == (True, False)
     assert second.lead_id == first.lead_id and second.task_id != first.task_id
     [lead] = [lead for lead in salesforce.records("Lead") if lead["Id"] == first.lead_id]
     assert lead["Voice_Last_Session_Id__c"] == "sync-again-2"
+
+
+def test_two_calls_of_one_caller_in_a_batch_go_in_two_lead_calls_and_the_latest_call_wins(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    """Salesforce fails both records of a collection upsert that holds one external id twice: the calls of one caller
+    are split over two requests, the older first."""
+    earlier = detail("twice-early", "twice@example.com", company="Old Name", started_at="2026-11-20T09:00:00Z")
+    later = detail("twice-late", "twice@example.com", company="New Name", started_at="2026-11-20T15:00:00Z")
+    other = detail("twice-other", "someone-else@example.com")
+    before = len(salesforce.request_log)
+
+    results = sync_batch([later, other, earlier], gateway, SETTINGS)
+
+    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
+    first_round, second_round, tasks = salesforce.collection_log[-3:]
+    assert first_round.external_ids == (earlier.lead_key, other.lead_key)
+    assert second_round.external_ids == (later.lead_key,)
+    assert set(tasks.external_ids) == {"twice-early", "twice-late", "twice-other"}
+    lead = lead_of(salesforce, later)
+    assert (lead["Company"], lead["Voice_Last_Session_Id__c"]) == ("New Name", "twice-late")
+    assert [task["WhoId"] for session in ("twice-early", "twice-late") for task in tasks_of(salesforce, session)] == [
+        lead["Id"],
+        lead["Id"],
+    ]
+    early_result, late_result = results["twice-early"], results["twice-late"]
+    assert isinstance(early_result, SyncOutcome) and isinstance(late_result, SyncOutcome)
+    assert (early_result.lead_created, late_result.lead_created) == (True, False)
+
+
+def test_the_emulator_fails_both_records_of_a_repeated_external_id_as_salesforce_does(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    """What the split above avoids, asked of the far end directly."""
+    record = {"LastName": "Lee", "Company": "Acme", "Voice_Lead_Key__c": "f" * 64}
+
+    answers = gateway.upsert_collection("Lead", "Voice_Lead_Key__c", [record, {**record, "Company": "Other"}])
+
+    assert [(answer.success, [error.code for error in answer.errors]) for answer in answers] == [
+        (False, ["DUPLICATE_VALUE"]),
+        (False, ["DUPLICATE_VALUE"]),
+    ]
+    assert [lead for lead in salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == "f" * 64] == []
 
 
 def test_a_session_with_nothing_for_sales_makes_no_call(
@@ -90,57 +152,122 @@ def test_a_session_with_nothing_for_sales_makes_no_call(
 ) -> None:
     before = len(salesforce.request_log)
 
-    outcome = sync_session(detail_for(signals={}, tool_calls=[], contact=None), gateway, SETTINGS)
+    results = sync_batch([detail_for(signals={}, tool_calls=[], contact=None)], gateway, SETTINGS)
 
-    assert outcome == SyncOutcome(synced=False)
+    assert results == {"trial-call-0001": SyncOutcome(synced=False)}
     assert data_calls(salesforce, before) == []
 
 
-def test_a_transient_salesforce_error_is_retryable_and_says_so(
+def test_a_lead_salesforce_refuses_fails_only_its_session_which_gets_no_task(
     salesforce: SalesforceEmulator, gateway: SalesforceGateway
 ) -> None:
-    salesforce.fail_next(1, 503, "SERVER_UNAVAILABLE", "try later")
-
-    with pytest.raises(RetryableFailure) as retry:
-        sync_session(detail("sync-503", "busy@example.com"), gateway, SETTINGS)
-
-    assert str(retry.value).startswith("Salesforce: upsert Lead Voice_Lead_Key__c/")
-    assert str(retry.value).endswith("failed with HTTP 503: SERVER_UNAVAILABLE: try later; will retry")
-
-
-def test_a_rejected_session_is_a_permanent_failure_naming_the_session(
-    salesforce: SalesforceEmulator, gateway: SalesforceGateway
-) -> None:
-    salesforce.fail_next(1, 400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Company: not allowed")
-
-    with pytest.raises(PermanentFailure) as rejected:
-        sync_session(detail("sync-400", "rejected@example.com"), gateway, SETTINGS)
-
-    assert rejected.value.session_id == "sync-400"
-    assert rejected.value.reason.startswith("Salesforce rejected session sync-400: upsert Lead Voice_Lead_Key__c/")
-    assert rejected.value.reason.endswith(
-        "failed with HTTP 400: FIELD_CUSTOM_VALIDATION_EXCEPTION: Company: not allowed"
-    )
-    assert [task for task in salesforce.records("Task") if task["Voice_Session_Id__c"] == "sync-400"] == []
-
-
-def test_an_api_version_that_answers_updates_with_204_still_reports_the_lead_id(salesforce: SalesforceEmulator) -> None:
-    # Before API 46.0 an upsert that updates answers 204 without a body: the gateway reads the id back by the key.
-    gateway = SalesforceGateway(
-        lambda: SalesforceCredentials.model_validate(salesforce.secret()),
-        api_version="45.0",
-        timeout_seconds=5,
-        ca_bundle=salesforce.ca_bundle,
-    )
-    first = sync_session(detail("sync-old-api-1", "old-api@example.com"), gateway, SETTINGS)
+    refused = detail("refused-lead", "refused@example.com", company="Test Company")
+    accepted = [detail(f"accepted-{index}", f"accepted-{index}@example.com") for index in range(2)]
+    salesforce.reject_records("Lead", "Company", "Test Company", message="Company: must not be a test company")
     before = len(salesforce.request_log)
 
-    second = sync_session(detail("sync-old-api-2", "old-api@example.com"), gateway, SETTINGS)
+    results = sync_batch([accepted[0], refused, accepted[1]], gateway, SETTINGS)
 
-    assert (first.lead_created, second.lead_created, second.lead_id) == (True, False, first.lead_id)
-    lead_url = f"/services/data/v45.0/sobjects/Lead/Voice_Lead_Key__c/{detail('x', 'old-api@example.com').lead_key}"
-    assert data_calls(salesforce, before) == [
-        ("PATCH", lead_url, 204),
-        ("GET", lead_url, 200),
-        ("PATCH", "/services/data/v45.0/sobjects/Task/Voice_Session_Id__c/sync-old-api-2", 201),
+    failure = results["refused-lead"]
+    assert isinstance(failure, PermanentFailure) and failure.session_id == "refused-lead"
+    assert failure.reason == (
+        "Salesforce rejected session refused-lead: Lead upsert by Voice_Lead_Key__c refused: "
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION: Company: must not be a test company"
+    )
+    assert all(isinstance(results[scored.session_id], SyncOutcome) for scored in accepted)
+    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
+    assert salesforce.collection_log[-1].external_ids == ("accepted-0", "accepted-1")
+    assert tasks_of(salesforce, "refused-lead") == []
+    assert salesforce.rejections_served == 1
+
+
+def test_a_refused_task_fails_its_session_and_a_locked_row_is_retried(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    batch = [detail(f"task-{name}", f"task-{name}@example.com") for name in ("refused", "locked", "fine")]
+    salesforce.reject_records("Task", "Voice_Session_Id__c", "task-refused", message="Subject: not allowed")
+    salesforce.reject_records("Task", "Voice_Session_Id__c", "task-locked", "UNABLE_TO_LOCK_ROW", "row locked")
+
+    results = sync_batch(batch, gateway, SETTINGS)
+
+    refused, locked = results["task-refused"], results["task-locked"]
+    assert isinstance(refused, PermanentFailure)
+    assert refused.reason.endswith(
+        "Task upsert by Voice_Session_Id__c refused: FIELD_CUSTOM_VALIDATION_EXCEPTION: Subject: not allowed"
+    )
+    assert isinstance(locked, RetryableFailure)
+    assert (
+        str(locked)
+        == "Salesforce: Task upsert by Voice_Session_Id__c refused: UNABLE_TO_LOCK_ROW: row locked; will retry"
+    )
+    assert isinstance(results["task-fine"], SyncOutcome)
+    assert [len(tasks_of(salesforce, scored.session_id)) for scored in batch] == [0, 0, 1]
+
+
+def test_a_transient_error_of_a_whole_call_makes_every_session_of_it_retryable(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    batch = [detail(f"busy-{index}", f"busy-{index}@example.com") for index in range(2)]
+    salesforce.fail_next(1, 503, "SERVER_UNAVAILABLE", "try later")
+
+    results = sync_batch(batch, gateway, SETTINGS)
+
+    assert [str(results[scored.session_id]) for scored in batch] == [
+        "Salesforce: upsert of 2 Lead record(s) by Voice_Lead_Key__c failed with HTTP 503: "
+        "SERVER_UNAVAILABLE: try later; will retry"
+    ] * 2
+    assert all(isinstance(results[scored.session_id], RetryableFailure) for scored in batch)
+
+
+def test_a_whole_call_refused_is_a_permanent_failure_of_each_session_naming_it(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    batch = [detail(f"sync-400-{index}", f"refused-{index}@example.com") for index in range(2)]
+    salesforce.fail_next(1, 400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Company: not allowed")
+
+    results = sync_batch(batch, gateway, SETTINGS)
+
+    for scored in batch:
+        failure = results[scored.session_id]
+        assert isinstance(failure, PermanentFailure) and failure.session_id == scored.session_id
+        assert failure.reason == (
+            f"Salesforce rejected session {scored.session_id}: upsert of 2 Lead record(s) by Voice_Lead_Key__c "
+            "failed with HTTP 400: FIELD_CUSTOM_VALIDATION_EXCEPTION: Company: not allowed"
+        )
+        assert tasks_of(salesforce, scored.session_id) == []
+
+
+def test_more_than_200_sessions_take_two_calls_of_each_kind(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    batch = [detail(f"many-{index:03d}", f"many-{index}@example.com") for index in range(201)]
+    before = len(salesforce.collection_log)
+
+    results = sync_batch(batch, gateway, SETTINGS)
+
+    assert all(isinstance(result, SyncOutcome) and result.synced for result in results.values())
+    calls = salesforce.collection_log[before:]
+    assert [(call.sobject, len(call.external_ids)) for call in calls] == [
+        ("Lead", 200),
+        ("Lead", 1),
+        ("Task", 200),
+        ("Task", 1),
+    ]
+
+
+def test_an_expired_session_logs_in_again_and_repeats_the_call(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    sync_batch([detail("warm", "warm@example.com")], gateway, SETTINGS)
+    salesforce.expire_sessions()
+    before = len(salesforce.request_log)
+
+    results = sync_batch([detail("after-expiry", "expiry@example.com")], gateway, SETTINGS)
+
+    assert isinstance(results["after-expiry"], SyncOutcome)
+    assert [(path, status) for _, path, status in salesforce.request_log[before:]] == [
+        (LEADS, 401),
+        ("/services/oauth2/token", 200),
+        (LEADS, 200),
+        (TASKS, 200),
     ]

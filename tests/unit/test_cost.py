@@ -55,7 +55,7 @@ def test_counts_come_from_the_template_as_deployed_with_default_parameters() -> 
     assert assumptions.event_source_mappings == template_text.count("Type: SQS")
     assert assumptions.batching_window_s == {
         "score_lead": 0.0,
-        "salesforce_sync": 5.0,
+        "salesforce_sync": 0.0,
         "amplitude_events": 5.0,
         "hot_lead_alert": 0.0,
     }

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from functions.common.salesforce import error_codes, is_retryable
+from functions.common.events import LeadScoredDetail
+from functions.common.salesforce import UPSERT_RESULTS, error_codes, is_retryable
 from functions.common.settings import SalesforceSyncSettings
 from functions.salesforce_sync.logic import (
     UNKNOWN_COMPANY,
     UNKNOWN_LAST_NAME,
     describe,
     lead_fields,
+    lead_rounds,
     should_sync,
     split_name,
+    sync_batch,
     task_fields,
 )
 from tests.unit.details import detail_for
@@ -125,3 +128,47 @@ def test_split_name(name: str | None, expected: tuple[str | None, str]) -> None:
 )
 def test_salesforce_errors_are_classified_by_code(status: int, content: object, retryable: bool) -> None:
     assert is_retryable(status, error_codes(content)) is retryable
+
+
+def test_calls_of_one_caller_go_to_successive_rounds_oldest_first() -> None:
+    def call(session_id: str, email: str, hour: int) -> LeadScoredDetail:
+        contact = {"name": "Dana Lee", "email": email, "company": "Acme"}
+        return detail_for(session_id=session_id, contact=contact, started_at=f"2026-11-20T{hour:02d}:00:00Z")
+
+    late, early, middle = (
+        call("late", "a@example.com", 15),
+        call("early", "a@example.com", 9),
+        call("mid", "A@example.com", 12),
+    )
+    other = call("other", "b@example.com", 10)
+
+    rounds = lead_rounds([late, other, early, middle])
+
+    assert [[detail.session_id for detail in round_] for round_ in rounds] == [["early", "other"], ["mid"], ["late"]]
+    assert lead_rounds([]) == []
+
+
+def test_a_batch_takes_each_session_once() -> None:
+    with pytest.raises(ValueError, match="each session once"):
+        sync_batch([detail_for(), detail_for()], gateway=None, settings=SETTINGS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", ["45.0", "59", "v59.0", "fifty"])
+def test_an_api_version_without_collection_upserts_is_refused_naming_the_variable(version: str) -> None:
+    with pytest.raises(ValueError, match=f"SALESFORCE_API_VERSION '{version}': .* at least '46.0'"):
+        SalesforceSyncSettings(salesforce_api_version=version)
+
+
+def test_a_record_result_is_retryable_only_for_passing_refusals() -> None:
+    locked, invalid = UPSERT_RESULTS.validate_python(
+        [
+            {"id": None, "success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "busy"}]},
+            {
+                "success": False,
+                "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: bad", "fields": ["Email"]}],
+            },
+        ]
+    )
+
+    assert (locked.retryable, invalid.retryable) == (True, False)
+    assert invalid.describe() == "INVALID_EMAIL_ADDRESS: Email: bad" and invalid.errors[0].fields == ("Email",)
