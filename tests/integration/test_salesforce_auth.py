@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.common.events import LeadScoredDetail
-from functions.common.failures import RetryableFailure
+from functions.common.failures import PermanentFailure, RetryableFailure
 from functions.common.salesforce import SalesforceCredentials, SalesforceGateway, jwt_assertion
 from functions.common.secrets import parse_secret
 from functions.common.settings import SalesforceSyncSettings
-from functions.salesforce_sync.logic import sync_session
+from functions.salesforce_sync.logic import SyncOutcome, sync_batch
 from local.emulators.salesforce import SalesforceEmulator
 from tests.unit.details import detail_for
 
@@ -44,6 +44,14 @@ def gateway(salesforce: SalesforceEmulator, secret: dict[str, str]) -> Salesforc
 def detail(session_id: str) -> LeadScoredDetail:
     contact = {"name": "Dana Lee", "email": f"{session_id}@example.com", "company": "Acme Legal"}
     return detail_for(session_id=session_id, contact=contact)
+
+
+def sync_session(detail: LeadScoredDetail, client: SalesforceGateway, settings: SalesforceSyncSettings) -> SyncOutcome:
+    """One session synced as a batch of one; its failure raised, as the handler reports it."""
+    result = sync_batch([detail], client, settings)[detail.session_id]
+    if isinstance(result, PermanentFailure | RetryableFailure):
+        raise result
+    return result
 
 
 def logins(salesforce: SalesforceEmulator, since: int) -> list[int]:
