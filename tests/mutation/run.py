@@ -110,15 +110,42 @@ TARGETS: tuple[Target, ...] = (
         functions=("parse_record", "SessionRecord._consistent"),
     ),
     Target(
+        "record reader: which record a collision copy is scored as",
+        "functions/score_lead/logic.py",
+        ("tests/unit/test_score_lead_copies.py",),
+        functions=("resolve_copy",),
+    ),
+    Target(
         "redaction",
         "functions/common/redaction.py",
         ("tests/unit/test_redaction.py", "tests/unit/test_redaction_edges.py"),
     ),
     Target(
-        "exporter: the conditional put, spool and flush",
+        "redaction: personal data said out loud",
+        "functions/common/spoken_pii.py",
+        (
+            "tests/unit/test_spoken_redaction.py",
+            "tests/unit/test_spoken_pii.py",
+            "tests/unit/test_redaction.py",
+            "tests/unit/test_redaction_edges.py",
+        ),
+    ),
+    Target(
+        "exporter: the conditional put, where a record goes, spool and flush",
         "agent/exporter.py",
-        ("tests/unit/test_exporter.py",),
-        functions=("S3Sink.put", "DirectorySink.put", "Exporter.export", "spool", "spooled_keys", "flush_spool"),
+        ("tests/unit/test_exporter.py", "tests/unit/test_agent_collisions.py"),
+        functions=(
+            "S3Sink.put",
+            "S3Sink.read",
+            "DirectorySink.put",
+            "DirectorySink.read",
+            "collision_key",
+            "store",
+            "Exporter.export",
+            "spool",
+            "spooled_keys",
+            "flush_spool",
+        ),
     ),
 )
 
