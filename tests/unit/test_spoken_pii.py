@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from functions.common.redaction import redact_transcript
+from functions.common.spoken_pii import EMAIL_MASK, NUMBER_MASK, PHONE_MASK, SPELLED_MASK, mask_spoken
 from tests.evals.pii_eval import evaluate_pii, load_pii_set
 
 PII_SET = load_pii_set()
@@ -21,3 +22,109 @@ def test_every_labelled_line_is_redacted_as_labelled(case: dict[str, Any]) -> No
     score = evaluate_pii([case], redact_transcript)[case["category"]]
 
     assert (score.masked, score.lost) == (score.pii_items, 0), score.misses
+
+
+def spoken(text: str) -> str:
+    """A transcript line as redacted by the spoken scans alone (the written patterns have nothing to find here)."""
+    return mask_spoken(text, transcript=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("we need a c r m", "we need a c r m", id="acronym-after-the-article"),
+        pytest.param(
+            "so i a p i calls are metered", "so i a p i calls are metered", id="acronym-after-pronoun-article"
+        ),
+        pytest.param("we use a c r m a lot", "we use a c r m a lot", id="acronym-between-articles"),
+        pytest.param("is there a n d a", "is there a n d a", id="acronym-article-at-both-ends"),
+        pytest.param("my initials are v p, vp", "my initials are v p, vp", id="two-letter-acronym-kept"),
+        pytest.param(
+            "my name is asaph, a s a p h",
+            f"my name is {SPELLED_MASK}, {SPELLED_MASK}",
+            id="a-name-that-starts-with-an-article-and-an-acronym-is-no-acronym",
+        ),
+        pytest.param(
+            "the company is a c m e, c r m, and our crm is fine",
+            f"the company is {SPELLED_MASK}, and our crm is fine",
+            id="an-acronym-spelled-inside-a-name-is-not-masked-where-said",
+        ),
+        pytest.param(
+            "that's w o r k, work email", f"that's {SPELLED_MASK}, work email", id="a-common-word-spelled-is-not-echoed"
+        ),
+        pytest.param("it's d o double u, dow", f"it's {SPELLED_MASK}, {SPELLED_MASK}", id="double-u-is-w"),
+        pytest.param("it's s u double l i v a n, sullivan", f"it's {SPELLED_MASK}, {SPELLED_MASK}", id="u-alone-is-u"),
+        pytest.param("its k as in kilo a r e n, karen", f"its {SPELLED_MASK}, {SPELLED_MASK}", id="k-as-in-kilo-is-k"),
+        pytest.param("my username is b triple z, bzzz", f"my username is {SPELLED_MASK}, {SPELLED_MASK}", id="triple"),
+        pytest.param(
+            "the name is İ v a n, ivan", f"the name is {SPELLED_MASK}, {SPELLED_MASK}", id="non-ascii-capital-letter"
+        ),
+        pytest.param(
+            "my initials are j k, jk", f"my initials are {SPELLED_MASK}, {SPELLED_MASK}", id="two-letters-said"
+        ),
+        pytest.param(
+            "it's l e e, m d, lee md", f"it's {SPELLED_MASK}, {SPELLED_MASK} md", id="acronym-piece-not-echoed"
+        ),
+    ],
+)
+def test_spelled_letters_are_masked_with_the_word_they_spell_and_acronyms_are_kept(text: str, masked: str) -> None:
+    assert spoken(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("the zip nine four one oh seven", f"the zip {NUMBER_MASK}", id="cue"),
+        pytest.param("the zip's nine four one oh seven", f"the zip's {NUMBER_MASK}", id="cue-with-possessive"),
+        pytest.param("nine four one oh seven", "nine four one oh seven", id="five-digits-without-a-cue-are-kept"),
+        pytest.param("security code four two one", f"security code {NUMBER_MASK}", id="code-cue-first-in-line"),
+        pytest.param("area code four one five", "area code four one five", id="an-area-code-is-no-short-code"),
+    ],
+)
+def test_a_short_number_is_masked_only_after_a_cue(text: str, masked: str) -> None:
+    assert spoken(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("dana at acme legal group dot com", EMAIL_MASK, id="a-label-of-three-words"),
+        pytest.param("dana at mail dot acme legal group dot com", EMAIL_MASK, id="three-words-after-a-dot"),
+        pytest.param(
+            "we're good at building forms on our site dot com",
+            "we're good at building forms on our site dot com",
+            id="a-label-is-at-most-three-words",
+        ),
+        pytest.param("dana at acme dotcom", EMAIL_MASK, id="dotcom-in-one-word"),
+        pytest.param("dana at example dash com", "dana at example dash com", id="a-dash-before-the-tld-is-no-dot"),
+        pytest.param("the address needs an at sign", "the address needs an at sign", id="at-sign-ends-the-line"),
+        pytest.param("that's what we're looking at", "that's what we're looking at", id="at-ends-the-line"),
+        pytest.param("take a look at example dot com", "take a look at example dot com", id="look-at-a-website"),
+        pytest.param("dana at example dot com dot. yes", f"{EMAIL_MASK} dot. yes", id="a-dot-left-over-after-it"),
+        pytest.param("sure. dana at example dot com", f"sure. {EMAIL_MASK}", id="a-full-stop-ends-the-local-part"),
+        pytest.param("ok. dana dot lee at example dot com", f"ok. {EMAIL_MASK}", id="dotted-local-part-after-stop"),
+        pytest.param("dana dot lee dot [email]", EMAIL_MASK, id="local-part-before-a-written-address"),
+        pytest.param("email is j dot i dot chen at example dot com", f"email is {EMAIL_MASK}", id="initials"),
+        pytest.param("my email is dana.lee at example dot com", f"my email is {EMAIL_MASK}", id="written-dot"),
+        pytest.param("it's dana marie lee at example dot com", f"it's {EMAIL_MASK}", id="three-words-after-a-cue"),
+        pytest.param("email dana lee at example dot com", f"email {EMAIL_MASK}", id="cue-first-in-line"),
+        pytest.param("email is o'brien at example dot com", f"email is {EMAIL_MASK}", id="apostrophe-in-local-part"),
+    ],
+)
+def test_a_spoken_email_address_is_masked_from_its_local_part_to_its_domain(text: str, masked: str) -> None:
+    assert spoken(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("twenty oh five twenty oh six", "twenty oh five twenty oh six", id="years-said-with-oh"),
+        pytest.param(
+            "between twenty oh five and twenty oh eight", "between twenty oh five and twenty oh eight", id="year-range"
+        ),
+        pytest.param("twenty ten twenty eleven twenty twelve", "twenty ten twenty eleven twenty twelve", id="years"),
+        pytest.param("it was nineteen oh five four one two", f"it was {PHONE_MASK}", id="digits-after-a-year"),
+    ],
+)
+def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) -> None:
+    assert spoken(text) == masked
