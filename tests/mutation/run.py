@@ -126,7 +126,7 @@ TARGETS: tuple[Target, ...] = (
         ("tests/unit/test_redaction.py", "tests/unit/test_redaction_edges.py"),
     ),
     Target(
-        "personal data said out loud (spoken redaction)",
+        "personal data said out loud",
         "functions/common/spoken_pii.py",
         (
             "tests/unit/test_spoken_redaction.py",

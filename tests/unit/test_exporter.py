@@ -34,6 +34,7 @@ from agent.exporter import (
     s3_sink_from_settings,
     spool,
     spooled_keys,
+    store,
 )
 from agent.settings import AgentSettings
 from functions.common.record import RecordInvalidError, parse_record
@@ -291,6 +292,44 @@ def test_a_second_export_by_the_agent_which_may_not_read_goes_beside_the_first_o
     assert (second.status, second.key) == (third.status, third.key) == ("collision", copy)
     assert s3.get_object(Bucket=BUCKET, Key=copy)["Body"].read() == body()
     assert len(s3.list_object_versions(Bucket=BUCKET, Prefix=copy)["Versions"]) == 1
+
+
+def test_a_record_that_cannot_go_to_its_key_goes_beside_it_with_a_warning_saying_why(
+    s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning says whether the object at the key differs or could not be read, and whether the copy was
+    written now or was there already."""
+    caplog.set_level(logging.WARNING, logger="agent.exporter")
+    first, other = body(), encode_record(parse_record({**example_record_data(), "duration_s": 1.0}))
+    agent, operator = S3Sink(BUCKET, s3), S3Sink(BUCKET, s3, read_existing=True)
+
+    stored = [
+        store(agent, KEY, first, schema_version="1"),
+        store(agent, KEY, first, schema_version="1"),
+        store(agent, KEY, first, schema_version="1"),
+        store(operator, KEY, other, schema_version="1"),
+    ]
+
+    copy = KEY.removesuffix(".json.gz") + f".dup-{hashlib.sha256(first).hexdigest()[:16]}.json.gz"
+    other_copy = KEY.removesuffix(".json.gz") + f".dup-{hashlib.sha256(other).hexdigest()[:16]}.json.gz"
+    assert [(entry.status, entry.key) for entry in stored] == [
+        ("uploaded", KEY),
+        ("collision", copy),
+        ("collision", copy),
+        ("collision", other_copy),
+    ]
+    then = (
+        "score_lead compares the two: the same record is acknowledged as a duplicate, a different one is scored as "
+        "a session of its own"
+    )
+    assert [entry.getMessage() for entry in caplog.records] == [
+        f"s3://{BUCKET}/{KEY} already exists and cannot be compared (no read permission); this record is stored "
+        f"under s3://{BUCKET}/{copy} instead (written now). {then}",
+        f"s3://{BUCKET}/{KEY} already exists and cannot be compared (no read permission); this record is stored "
+        f"under s3://{BUCKET}/{copy} instead (this exact copy was stored earlier). {then}",
+        f"s3://{BUCKET}/{KEY} already exists and holds a different record; this record is stored "
+        f"under s3://{BUCKET}/{other_copy} instead (written now). {then}",
+    ]
 
 
 def test_export_under_another_prefix(s3: Any, tmp_path: Path) -> None:

@@ -38,6 +38,12 @@ def spoken(text: str) -> str:
         ),
         pytest.param("we use a c r m a lot", "we use a c r m a lot", id="acronym-between-articles"),
         pytest.param("is there a n d a", "is there a n d a", id="acronym-article-at-both-ends"),
+        pytest.param("so i a c r m is what we need", "so i a c r m is what we need", id="acronym-after-i-and-a"),
+        pytest.param(
+            "my surname is tapia, t a p i a",
+            f"my surname is {SPELLED_MASK}, {SPELLED_MASK}",
+            id="a-name-around-an-acronym-is-no-acronym",
+        ),
         pytest.param("my initials are v p, vp", "my initials are v p, vp", id="two-letter-acronym-kept"),
         pytest.param(
             "my name is asaph, a s a p h",
@@ -127,4 +133,46 @@ def test_a_spoken_email_address_is_masked_from_its_local_part_to_its_domain(text
     ],
 )
 def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) -> None:
+    assert spoken(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "in_transcript", "in_log"),
+    [
+        pytest.param("it is four one five five five", "it is four one five five five", None, id="five-digits-a-count"),
+        pytest.param("it is four one five five five five", f"it is {NUMBER_MASK}", None, id="six-digits"),
+        pytest.param("call four one five five five one", f"call {NUMBER_MASK}", None, id="six-in-a-log-kept"),
+        pytest.param("call four one five five five one two", f"call {PHONE_MASK}", f"call {PHONE_MASK}", id="seven"),
+        pytest.param("forty one fifty five one two three", PHONE_MASK, PHONE_MASK, id="pairs-and-three-single-digits"),
+        pytest.param("forty two forty two forty two forty two", None, None, id="eight-digits-in-pairs-kept"),
+        pytest.param("forty two forty two forty two forty two forty two", PHONE_MASK, PHONE_MASK, id="ten-in-pairs"),
+        pytest.param("call [number] one", f"call {PHONE_MASK}", f"call {PHONE_MASK}", id="a-masked-number-and-a-digit"),
+        pytest.param("it is b one two three", None, None, id="a-letter-and-three-digits-kept"),
+        pytest.param("it is a b one two three", f"it is {NUMBER_MASK}", None, id="two-letters-and-three-digits-a-code"),
+        pytest.param("it is x one two three four", f"it is {NUMBER_MASK}", None, id="a-letter-and-four-digits-a-code"),
+        pytest.param("the policy is four hundred dollars", None, None, id="an-amount-after-a-cue-kept"),
+        pytest.param("my pin is 4321", f"my pin is {NUMBER_MASK}", None, id="one-written-number-after-a-cue"),
+        pytest.param("uh oh one two three four five six", f"uh {PHONE_MASK}", f"uh {PHONE_MASK}", id="oh-as-zero"),
+        pytest.param("oh no, one two three", None, None, id="oh-as-a-sigh"),
+    ],
+)
+def test_digits_said_in_a_row_are_masked_from_six_in_a_transcript_and_seven_in_a_log(
+    text: str, in_transcript: str | None, in_log: str | None
+) -> None:
+    """None: the line is kept as it is."""
+    assert mask_spoken(text, transcript=True) == (in_transcript or text)
+    assert mask_spoken(text, transcript=False) == (in_log or text)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("call a four one five five five one two", f"call a {PHONE_MASK}", id="article-before"),
+        pytest.param("four one five five five one two i think", f"{PHONE_MASK} i think", id="pronoun-after"),
+        pytest.param("four one five five five one two a", f"{PHONE_MASK} a", id="article-after"),
+        pytest.param("i one two three four five six seven", f"i {PHONE_MASK}", id="pronoun-before"),
+        pytest.param("x y four one five five five one two", NUMBER_MASK, id="other-letters-make-it-a-code"),
+    ],
+)
+def test_an_a_or_i_next_to_a_phone_number_is_the_article_or_pronoun_not_part_of_it(text: str, masked: str) -> None:
     assert spoken(text) == masked
