@@ -151,6 +151,22 @@ def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) 
         pytest.param("it is a b one two three", f"it is {NUMBER_MASK}", None, id="two-letters-and-three-digits-a-code"),
         pytest.param("it is x one two three four", f"it is {NUMBER_MASK}", None, id="a-letter-and-four-digits-a-code"),
         pytest.param("the policy is four hundred dollars", None, None, id="an-amount-after-a-cue-kept"),
+        pytest.param("we have a hundred and fifty users", None, None, id="a-hundred-and-fifty-a-count"),
+        pytest.param(
+            "call a hundred and twelve five five five one two",
+            f"call {PHONE_MASK}",
+            f"call {PHONE_MASK}",
+            id="a-hundred",
+        ),
+        pytest.param(
+            "my number is eight hundred, five five five, one two three four",
+            f"my number is {PHONE_MASK}",
+            f"my number is {PHONE_MASK}",
+            id="eight-hundred-number",
+        ),
+        pytest.param(
+            "one hundred and fifty thousand five five five one two", PHONE_MASK, PHONE_MASK, id="thousand-in-a-run"
+        ),
         pytest.param("my pin is 4321", f"my pin is {NUMBER_MASK}", None, id="one-written-number-after-a-cue"),
         pytest.param("uh oh one two three four five six", f"uh {PHONE_MASK}", f"uh {PHONE_MASK}", id="oh-as-zero"),
         pytest.param("oh no, one two three", None, None, id="oh-as-a-sigh"),
