@@ -165,6 +165,7 @@ def test_the_agents_sink_never_reads() -> None:
     [
         ("AccessDenied", 403, "AccessDenied"),  # a role without s3:GetObject
         ("NoSuchKey", 400, "NoSuchKey"),  # the code decides, whatever status a compatible store sends with it
+        ("AccessDenied", 400, "AccessDenied"),
         ("Forbidden", 403, "Forbidden"),  # the status decides, whatever the code
         ("", 404, "404"),  # no code at all (a HEAD-style answer): the status is what the warning shows
     ],

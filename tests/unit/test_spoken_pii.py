@@ -130,6 +130,7 @@ def test_a_spoken_email_address_is_masked_from_its_local_part_to_its_domain(text
         ),
         pytest.param("twenty ten twenty eleven twenty twelve", "twenty ten twenty eleven twenty twelve", id="years"),
         pytest.param("it was nineteen oh five four one two", f"it was {PHONE_MASK}", id="digits-after-a-year"),
+        pytest.param("we renewed in 2019, 2020 and 2021", "we renewed in 2019, 2020 and 2021", id="written-years"),
     ],
 )
 def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) -> None:
