@@ -131,6 +131,9 @@ def test_a_spoken_email_address_is_masked_from_its_local_part_to_its_domain(text
         pytest.param("twenty ten twenty eleven twenty twelve", "twenty ten twenty eleven twenty twelve", id="years"),
         pytest.param("it was nineteen oh five four one two", f"it was {PHONE_MASK}", id="digits-after-a-year"),
         pytest.param("we renewed in 2019, 2020 and 2021", "we renewed in 2019, 2020 and 2021", id="written-years"),
+        # A year said inside a run of digits does not split it: the run is masked whole.
+        pytest.param("it was nineteen ninety eight four one two five", f"it was {PHONE_MASK}", id="year-then-digits"),
+        pytest.param("call four one two five nineteen ninety eight", f"call {PHONE_MASK}", id="digits-then-year"),
     ],
 )
 def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) -> None:
