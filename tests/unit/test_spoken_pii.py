@@ -115,6 +115,12 @@ def test_a_short_number_is_masked_only_after_a_cue(text: str, masked: str) -> No
         pytest.param("it's dana marie lee at example dot com", f"it's {EMAIL_MASK}", id="three-words-after-a-cue"),
         pytest.param("email dana lee at example dot com", f"email {EMAIL_MASK}", id="cue-first-in-line"),
         pytest.param("email is o'brien at example dot com", f"email is {EMAIL_MASK}", id="apostrophe-in-local-part"),
+        pytest.param("reach dana.[email]", f"reach {EMAIL_MASK}", id="local-part-joined-to-a-written-address"),
+        pytest.param(
+            "at the moment it is dana at example dot com", f"at the moment it is {EMAIL_MASK}", id="an-at-first-in-line"
+        ),
+        pytest.param("email dana@example dot com", f"email {EMAIL_MASK}", id="at-sign-then-spoken-domain"),
+        pytest.param("dana (@) example dot com", EMAIL_MASK, id="at-sign-in-brackets"),
     ],
 )
 def test_a_spoken_email_address_is_masked_from_its_local_part_to_its_domain(text: str, masked: str) -> None:
@@ -173,6 +179,15 @@ def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) 
         ),
         pytest.param("my pin is 4321", f"my pin is {NUMBER_MASK}", None, id="one-written-number-after-a-cue"),
         pytest.param("uh oh one two three four five six", f"uh {PHONE_MASK}", f"uh {PHONE_MASK}", id="oh-as-zero"),
+        pytest.param(
+            "four one five uh um five five five one two three four", PHONE_MASK, PHONE_MASK, id="two-fillers-inside"
+        ),
+        pytest.param(
+            "four one five uh uh uh five five five one two three four",
+            f"four one five uh uh uh {PHONE_MASK}",
+            f"four one five uh uh uh {PHONE_MASK}",
+            id="three-fillers-end-a-run",
+        ),
         pytest.param("oh no, one two three", None, None, id="oh-as-a-sigh"),
     ],
 )
