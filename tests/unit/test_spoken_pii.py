@@ -211,3 +211,19 @@ def test_digits_said_in_a_row_are_masked_from_six_in_a_transcript_and_seven_in_a
 )
 def test_an_a_or_i_next_to_a_phone_number_is_the_article_or_pronoun_not_part_of_it(text: str, masked: str) -> None:
     assert spoken(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["reach dana@example dot com", "reach dana at example.com", "from dana dot [email]"],
+)
+def test_a_log_line_with_an_address_half_written_is_scanned_and_masked(text: str) -> None:
+    """Log lines are scanned for addresses only when they hold an "at", "@" or "[email]" and a dot, "@" or domain word
+    (most log lines hold neither); each of these holds just enough to be scanned."""
+    assert mask_spoken(text, transcript=False) == f"{text.split()[0]} {EMAIL_MASK}"
+
+
+def test_a_spelled_run_too_long_to_be_a_name_is_masked_whole_and_the_scan_goes_on() -> None:
+    stuck = " ".join("k" for _ in range(201))  # 401 characters: a stuck speech-to-text, no name
+
+    assert spoken(f"{stuck}, name o s k a r") == f"{SPELLED_MASK}, name {SPELLED_MASK}"
