@@ -113,6 +113,7 @@ def test_a_short_number_is_masked_only_after_a_cue(text: str, masked: str) -> No
         pytest.param("email is j dot i dot chen at example dot com", f"email is {EMAIL_MASK}", id="initials"),
         pytest.param("my email is dana.lee at example dot com", f"my email is {EMAIL_MASK}", id="written-dot"),
         pytest.param("it's dana marie lee at example dot com", f"it's {EMAIL_MASK}", id="three-words-after-a-cue"),
+        pytest.param("it’s dana lee at example dot com", f"it’s {EMAIL_MASK}", id="cue-with-a-curly-apostrophe"),
         pytest.param("email dana lee at example dot com", f"email {EMAIL_MASK}", id="cue-first-in-line"),
         pytest.param("email is o'brien at example dot com", f"email is {EMAIL_MASK}", id="apostrophe-in-local-part"),
         pytest.param("reach dana.[email]", f"reach {EMAIL_MASK}", id="local-part-joined-to-a-written-address"),
