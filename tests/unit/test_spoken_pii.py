@@ -85,6 +85,11 @@ def test_spelled_letters_are_masked_with_the_word_they_spell_and_acronyms_are_ke
         pytest.param("nine four one oh seven", "nine four one oh seven", id="five-digits-without-a-cue-are-kept"),
         pytest.param("security code four two one", f"security code {NUMBER_MASK}", id="code-cue-first-in-line"),
         pytest.param("area code four one five", "area code four one five", id="an-area-code-is-no-short-code"),
+        pytest.param(
+            "code one two three was sent for verification",
+            "code one two three was sent for verification",
+            id="code-without-a-word-before-it-is-no-cue",
+        ),
     ],
 )
 def test_a_short_number_is_masked_only_after_a_cue(text: str, masked: str) -> None:
@@ -158,6 +163,24 @@ def test_years_said_back_to_back_are_dates_not_a_number(text: str, masked: str) 
         pytest.param("forty two forty two forty two forty two", None, None, id="eight-digits-in-pairs-kept"),
         pytest.param("forty two forty two forty two forty two forty two", PHONE_MASK, PHONE_MASK, id="ten-in-pairs"),
         pytest.param("call [number] one", f"call {PHONE_MASK}", f"call {PHONE_MASK}", id="a-masked-number-and-a-digit"),
+        pytest.param(
+            "call [phone] forty two", f"call {PHONE_MASK}", f"call {PHONE_MASK}", id="a-masked-number-and-a-pair"
+        ),
+        pytest.param(
+            "one two three four five six seven eight nine one two three four five six",
+            PHONE_MASK,
+            PHONE_MASK,
+            id="fifteen-digits-a-phone-number",
+        ),
+        pytest.param(
+            "four two four two four two four two four two four two four two four two",
+            NUMBER_MASK,
+            NUMBER_MASK,
+            id="sixteen-digits-no-phone-number",
+        ),
+        pytest.param(
+            "my plate is k l one two thirty four", f"my plate is {NUMBER_MASK}", None, id="letters-and-a-pair"
+        ),
         pytest.param("it is b one two three", None, None, id="a-letter-and-three-digits-kept"),
         pytest.param("it is a b one two three", f"it is {NUMBER_MASK}", None, id="two-letters-and-three-digits-a-code"),
         pytest.param("it is x one two three four", f"it is {NUMBER_MASK}", None, id="a-letter-and-four-digits-a-code"),
