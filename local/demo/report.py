@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -16,12 +17,21 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.percentile import percentile
+from functions.common.insights import NextStep
+from functions.hot_lead_alert.logic import TITLES
 
 if TYPE_CHECKING:
     from local.aws.stack import LocalStack
     from local.demo.run import DemoResult
 
 EMAILS_SHOWN_IN_FULL = 3
+# The alert types hot_lead_alert publishes (its `alert_type` message attribute), in its order.
+ALERT_TYPES: tuple[str, ...] = tuple(TITLES)
+# Why each alert type is raised, as the consistency rule and the console say it.
+ALERT_CAUSES = {"hot_lead": "hot", "cancel_risk": "cancel intent"}
+TOP_TOPICS_SHOWN = 3
+# A call is negative or positive beyond this polarity (VADER's neutral band; the "sentiment by industry" query's too).
+NEUTRAL_BAND = 0.05
 # The emails' "From" line: SNS email notifications come from this address.
 SNS_SENDER = "no-reply@sns.amazonaws.com"
 
@@ -46,6 +56,34 @@ def read_ndjson_gz(body: bytes) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError("record is not a JSON object")
     return loaded
+
+
+def alert_types_of(envelope: dict[str, Any]) -> list[str]:
+    """The `alert_type` attribute (String.Array) of an SNS notification as SNS delivers it to SQS (`Type`, `Value`
+    holding a JSON array). An absent or unreadable attribute gives [], which the consistency rule reports."""
+    attribute = (envelope.get("MessageAttributes") or {}).get("alert_type") or {}
+    try:
+        types = json.loads(attribute.get("Value") or "[]")
+    except ValueError:
+        return []
+    return [str(kind) for kind in types] if isinstance(types, list) else []
+
+
+def insights_digest(record: dict[str, Any]) -> dict[str, Any] | None:
+    """What a session entry of the report copies from a scored record's insights (None when it has none)."""
+    insights = record.get("insights")
+    if not isinstance(insights, dict):
+        return None
+    sentiment = insights.get("sentiment") or {}
+    return {
+        "summary": insights.get("summary"),
+        "sentiment": {figure: sentiment.get(figure) for figure in ("overall", "start", "end")},
+        "topics": list(insights.get("topics") or []),
+        "competitors": list(insights.get("competitors") or []),
+        "next_step": insights.get("next_step"),
+        "cancel_intent": bool((insights.get("risk") or {}).get("cancel_intent")),
+        "unanswered_questions": list(insights.get("unanswered_questions") or []),
+    }
 
 
 def _session_line(body: str) -> str | None:
@@ -120,6 +158,7 @@ def read_emails(stack: LocalStack) -> list[dict[str, Any]]:
                     "body": envelope.get("Message") or "",
                     "topic_arn": envelope.get("TopicArn"),
                     "session_id": _session_line(envelope.get("Message") or ""),
+                    "alert_types": alert_types_of(envelope),
                     "received_at": int(message["Attributes"]["SentTimestamp"]) / 1000,
                 }
             )
@@ -169,12 +208,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
             f"sessions_scored ({report['sessions_scored']}) != sessions_exported ({report['sessions_exported']}); "
             f"not scored: {report['unscored_session_ids']}"
         )
-    if report["hot_session_ids"] != report["alerted_session_ids"] or report["sns_alerts"] != report["hot_leads"]:
-        problems.append(
-            f"alerts do not match hot leads: {report['sns_alerts']} alerts for {report['hot_leads']} hot leads "
-            f"(hot, not alerted: {sorted(set(report['hot_session_ids']) - set(report['alerted_session_ids']))}; "
-            f"alerted, not hot: {sorted(set(report['alerted_session_ids']) - set(report['hot_session_ids']))})"
-        )
+    problems.extend(_alert_problems(report))
     if report["dlq_messages"]:
         problems.append(f"messages in dead-letter queues: {report['dlq_depths']}")
     quarantined = report.get("quarantined_objects") or [{"key": key} for key in report["quarantined_keys"]]
@@ -195,7 +229,66 @@ def check_report(report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _alert_problems(report: dict[str, Any]) -> list[str]:
+    """One alert per session that is hot or whose caller means to cancel, carrying exactly the types that apply:
+    `hot_lead` for the hot ones, `cancel_risk` for the cancel-intent ones."""
+    problems = []
+    cause = {"hot_lead": set(report["hot_session_ids"]), "cancel_risk": set(report["cancel_intent_session_ids"])}
+    expected = set().union(*cause.values())
+    alerted = set(report["alerted_session_ids"])
+    if alerted != expected or report["sns_alerts"] != len(expected):
+        problems.append(
+            f"alerts do not match hot and cancel-intent calls: {report['sns_alerts']} alerts for {len(expected)} "
+            f"calls ({len(cause['hot_lead'])} hot, {len(cause['cancel_risk'])} with cancel intent; "
+            f"not alerted: {sorted(expected - alerted)}; alerted without cause: {sorted(alerted - expected)})"
+        )
+    for kind in ALERT_TYPES:
+        typed = set(report["alerted_session_ids_by_type"].get(kind, []))
+        if typed != cause[kind] or report["alerts_by_type"].get(kind, 0) != len(cause[kind]):
+            problems.append(
+                f"{report['alerts_by_type'].get(kind, 0)} {kind} alerts for {len(cause[kind])} calls with "
+                f"{ALERT_CAUSES[kind]} (missing: {sorted(cause[kind] - typed)}; not due: {sorted(typed - cause[kind])})"
+            )
+    if report["alerts_without_type"]:
+        problems.append(f"alerts without a known alert_type attribute: {report['alerts_without_type']}")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------------- console
+
+
+def alerts_line(report: dict[str, Any]) -> str:
+    """`26 (hot_lead 25, cancel_risk 2)`: alert messages, and how many carry each type (one may carry both)."""
+    by_type = ", ".join(f"{kind} {report['alerts_by_type'].get(kind, 0)}" for kind in ALERT_TYPES)
+    return f"{report['sns_alerts']} ({by_type})"
+
+
+def insights_line(sessions: list[dict[str, Any]]) -> str:
+    """One line over the sessions' insights: mean caller sentiment, the top topics, next steps, cancel intent."""
+    digests = [entry["insights"] for entry in sessions if entry.get("insights")]
+    if not digests:
+        return "no insights in the scored records"
+    overall = [d["sentiment"]["overall"] for d in digests if d["sentiment"]["overall"] is not None]
+    tone = (
+        f"sentiment mean {sum(overall) / len(overall):+.2f} over {len(overall)} calls "
+        f"({sum(value <= -NEUTRAL_BAND for value in overall)} negative, "
+        f"{sum(value >= NEUTRAL_BAND for value in overall)} positive)"
+        if overall
+        else "no sentiment"
+    )
+    topics = Counter(topic for d in digests for topic in d["topics"])
+    top = sorted(topics.items(), key=lambda item: (-item[1], item[0]))[:TOP_TOPICS_SHOWN]
+    steps = Counter(str(d["next_step"]) for d in digests)
+    order = [*get_args(NextStep), *sorted(set(steps) - set(get_args(NextStep)))]
+    return "; ".join(
+        [
+            tone,
+            "top topics: " + (", ".join(f"{topic} {calls}" for topic, calls in top) or "none"),
+            "next step: " + ", ".join(f"{step} {steps[step]}" for step in order if steps[step]),
+            f"cancel intent: {sum(d['cancel_intent'] for d in digests)}",
+            f"unanswered questions: {sum(len(d['unanswered_questions']) for d in digests)}",
+        ]
+    )
 
 
 def print_report(console: Console, result: DemoResult) -> None:
@@ -219,7 +312,7 @@ def print_report(console: Console, result: DemoResult) -> None:
             "Amplitude events (duplicates dropped)",
             f"{report['amplitude_events']} ({report['amplitude_duplicates_dropped']})",
         ),
-        ("hot-lead alert emails (SNS)", report["sns_alerts"]),
+        ("alert emails (SNS) by type", alerts_line(report)),
         ("messages in DLQs", report["dlq_messages"]),
         ("quarantined objects", report["quarantined"]),
         (
@@ -236,17 +329,19 @@ def print_report(console: Console, result: DemoResult) -> None:
         summary.add_row(name, str(value))
 
     sessions = Table(title="Sessions (by score)", title_style="bold")
-    for column in ("session", "score", "grade", "hot", "meeting", "Salesforce Lead", "alerted"):
+    for column in ("session", "score", "grade", "hot", "meeting", "sentiment", "Salesforce Lead", "alert"):
         sessions.add_column(column)
     for entry in sorted(report["sessions"], key=lambda item: -(item["score"] or 0)):
+        overall = ((entry.get("insights") or {}).get("sentiment") or {}).get("overall")
         sessions.add_row(
             entry["session_id"],
             str(entry["score"]),
             str(entry["grade"]),
             "[red]hot[/red]" if entry["hot"] else "",
             "booked" if entry["meeting_booked"] else "",
+            f"{overall:+.2f}" if overall is not None else "-",
             entry["salesforce_lead_id"] or "-",
-            "yes" if entry["alerted"] else "",
+            ", ".join(entry["alert_types"]) if entry["alerted"] else "",
         )
     console.print(sessions)
 
@@ -267,6 +362,7 @@ def print_report(console: Console, result: DemoResult) -> None:
     print_results(console, report["queries"], max_rows=CONSOLE_ROWS)
 
     console.print(summary)
+    console.print(f"Insights: {insights_line(report['sessions'])}", markup=False)
     console.print(f"Report: {result.report_path}" + (f" and {result.html_path}" if result.html_path else ""))
     state = report.get("state") or {}
     if state:
@@ -283,4 +379,7 @@ def print_report(console: Console, result: DemoResult) -> None:
     if result.problems:
         console.print(Panel("\n".join(f"- {problem}" for problem in result.problems), title="[red]inconsistent"))
     else:
-        console.print("[green]Consistent: every session exported and scored, one alert per hot lead, DLQs empty.")
+        console.print(
+            "[green]Consistent: every session exported and scored, one alert per hot or cancel-intent call with its "
+            "types, DLQs empty."
+        )

@@ -9,8 +9,8 @@
    the far ends hold: scored/ objects in S3, the emulators' records, the SNS emails read back through an SQS
    outbox, DLQ depths, quarantine/ objects; DuckDB runs the example queries over the downloaded records.
 5. `build/demo/report.json` and `report.html` (local/demo/report.py, report_html.py) are written; any inconsistency
-   (a session not exported or not scored, alerts != hot leads, anything in a DLQ or quarantine, duplicates)
-   is listed and makes the demo fail.
+   (a session not exported or not scored, alerts != hot or cancel-intent calls or without their types, anything in a
+   DLQ or quarantine, duplicates) is listed and makes the demo fail.
 6. The emulators' records (Salesforce Leads and Tasks, Amplitude events) are kept between runs in
    `<report dir>/state/` (`salesforce.json`, `amplitude.json`): loaded at the start, saved at the end, like the
    real far ends that outlive a run (`fresh=True` / `--fresh` starts clean). moto starts empty every run, so the
@@ -39,10 +39,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from local.aws.stack import REPO_ROOT, LocalStack
 from local.demo.report import (
+    ALERT_TYPES,
     check_report,
     dlq_depths,
     download_records,
     hot_lead_topic,
+    insights_digest,
     object_keys,
     percentiles,
     quarantine_reasons,
@@ -355,9 +357,11 @@ class Demo:
         hot_topic = hot_lead_topic(stack)
         alerts = [email for email in emails if email["topic_arn"] == hot_topic]
         alerted_at: dict[str, float] = {}
+        alert_types: dict[str, list[str]] = {}
         for email in alerts:
             if email["session_id"]:
                 alerted_at.setdefault(email["session_id"], email["received_at"])
+                alert_types.setdefault(email["session_id"], email["alert_types"])
 
         tasks = salesforce.records("Task")
         leads = salesforce.records("Lead")
@@ -391,6 +395,8 @@ class Demo:
                     "hot": bool(scoring.get("hot")),
                     "salesforce_lead_id": task.get("WhoId") if task else None,
                     "alerted": session_id in alerted_at,
+                    "alert_types": alert_types.get(session_id, []),
+                    "insights": insights_digest(record),
                     # Extras for the HTML report and for reading the console table.
                     "reasons": scoring.get("reasons", []),
                     "started_at": raw.get("started_at"),
@@ -427,6 +433,7 @@ class Demo:
         except QueryError as error:
             raise DemoError(str(error)) from error
         hot_ids = sorted(entry["session_id"] for entry in sessions if entry["hot"])
+        cancel_ids = sorted(e["session_id"] for e in sessions if e["insights"] and e["insights"]["cancel_intent"])
         return {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "scripts": [str(path) for path, _ in outcomes],
@@ -437,7 +444,12 @@ class Demo:
             "sessions_scored": len(scored),
             "hot_leads": len(hot_ids),
             "hot_session_ids": hot_ids,
+            "cancel_intent_session_ids": cancel_ids,
             "alerted_session_ids": sorted(alerted_at),
+            # Per type: the sessions whose alert carries it (hot_lead_alert's `alert_type` attribute).
+            "alerted_session_ids_by_type": {
+                kind: sorted(sid for sid, types in alert_types.items() if kind in types) for kind in ALERT_TYPES
+            },
             "unscored_session_ids": sorted(set(exported) - set(scored)),
             "grades": dict(sorted(Counter(str(entry["grade"]) for entry in sessions).items())),
             "salesforce_created_this_run": {
@@ -462,6 +474,8 @@ class Demo:
                 "event_types": dict(sorted(Counter(e.get("event_type") for e in amplitude.events).items())),
             },
             "sns_alerts": len(alerts),
+            "alerts_by_type": {kind: sum(kind in email["alert_types"] for email in alerts) for kind in ALERT_TYPES},
+            "alerts_without_type": [e["session_id"] for e in alerts if not set(e["alert_types"]) & set(ALERT_TYPES)],
             "emails": emails,
             "dlq_messages": sum(depths.values()),
             "dlq_depths": depths,

@@ -1,6 +1,7 @@
-"""`voice-analytics demo` end to end over the 50 bundled conversations and the hot example: stack from the
-template, emulators, real agent, real handlers; each call's outcome checked against what its script calls for
-(tests/fixtures/conversations/expected.json, written from the scripts and the scoring rules, not from a run).
+"""`voice-analytics demo` end to end over the bundled conversations, the hot example and a caller who means to cancel
+and is not hot: stack from the template, emulators, real agent, real handlers; each call's outcome checked against
+what its script calls for (tests/fixtures/conversations/expected.json, written from the scripts and the scoring rules,
+not from a run).
 
 It runs as a subprocess, like `make demo`: the demo imports the handlers with the template's environment, which
 must not meet the handler modules conftest.py imported with its own (and moto's backends are per process).
@@ -30,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 # A hot lead with contact details and a booked meeting: one Lead, one Task, one alert.
 HOT_SCRIPT = REPO / "tests" / "fixtures" / "agent" / "conversation.json"
 EXPECTED = REPO / "tests" / "fixtures" / "conversations" / "expected.json"
+# A freelancer (team of one, ten contracts a month: not hot, grade D) who wants to cancel: one cancel-risk alert only.
+CANCEL_SCRIPT = REPO / "tests" / "fixtures" / "agent" / "cancel_not_hot_conversation.json"
+CANCEL_SESSION = "cancel-call-0001"
 
 
 def run_demo(folder: Path, report_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -60,9 +64,11 @@ def run_demo(folder: Path, report_path: Path, *extra: str) -> tuple[subprocess.C
 
 @pytest.fixture(scope="module")
 def demo_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A folder with the hot script and every bundled one (any folder of scripts works), and a report path."""
+    """A folder with the hot script, the cancelling one and every bundled one (any folder of scripts works), and a
+    report path."""
     folder = tmp_path_factory.mktemp("conversations")
     shutil.copy(HOT_SCRIPT, folder / "hot.json")
+    shutil.copy(CANCEL_SCRIPT, folder / "cancel.json")
     bundled = sorted((REPO / "conversations").glob("*.json"))
     for path in bundled:
         shutil.copy(path, folder / path.name)
@@ -91,7 +97,9 @@ def test_demo_exits_zero_and_the_report_is_consistent(demo_run: tuple[Any, dict[
     assert report["sessions_exported"] == report["sessions_scored"] == replayed
     assert report["dlq_messages"] == 0
     assert report["quarantined"] == 0
-    assert report["hot_leads"] == report["sns_alerts"] >= 1
+    # One alert per call that is hot or means to cancel: the cancelling caller who is not hot is alerted too.
+    alert_due = set(report["hot_session_ids"]) | set(report["cancel_intent_session_ids"])
+    assert report["sns_alerts"] == len(alert_due) == len(report["hot_session_ids"]) + 1
     assert report["amplitude_events"] > 0 and report["amplitude"]["duplicates_dropped"] == 0
 
 
@@ -109,18 +117,23 @@ def test_each_bundled_call_ends_as_its_script_calls_for(demo_run: tuple[Any, dic
         for entry in report["sessions"]
     }
 
-    assert set(got) == {*expected, "trial-call-0001"}
+    assert set(got) == {*expected, "trial-call-0001", CANCEL_SESSION}
     assert {sid: got[sid] for sid in expected} == {
         sid: {field: call[field] for field in ("hot", "grade", "lead", "alert")} for sid, call in expected.items()
     }
+    assert got[CANCEL_SESSION] == {"hot": False, "grade": "D", "lead": True, "alert": True}
     # The counts that follow from it: 24 hot calls of 54 plus the hot example; a Task for each of the 46 calls with
-    # a Lead and the example; one Lead per person, and the example is demo-call-0001's caller (same email). The one
-    # caller with cancel intent (0054) is hot: one alert of both types.
+    # a Lead, the example and the cancelling freelancer (who revealed a team and a volume); one Lead per person, and
+    # the example is demo-call-0001's caller (same email). Two callers mean to cancel: 0054, who is hot (one alert
+    # of both types), and the freelancer, who is not (a cancel-risk alert only): 26 alerts.
     assert sum(call["hot"] for call in expected.values()) == 24
-    assert report["hot_leads"] == report["sns_alerts"] == 25
+    assert report["hot_leads"] == 25 and report["sns_alerts"] == 26
+    assert report["cancel_intent_session_ids"] == [CANCEL_SESSION, "demo-call-0054"]
+    assert report["alerts_by_type"] == {"hot_lead": 25, "cancel_risk": 2}
+    assert report["alerted_session_ids_by_type"]["cancel_risk"] == [CANCEL_SESSION, "demo-call-0054"]
     assert sum(call["lead"] for call in expected.values()) == 46
-    assert (report["salesforce"]["leads"], report["salesforce"]["tasks"]) == (46, 47)
-    assert report["grades"] == {"A": 5, "B": 11, "C": 19, "D": 20}
+    assert (report["salesforce"]["leads"], report["salesforce"]["tasks"]) == (47, 48)
+    assert report["grades"] == {"A": 5, "B": 11, "C": 19, "D": 21}
 
 
 INSIGHT_FIELDS = {
@@ -197,7 +210,41 @@ def test_every_call_has_insights_and_the_insights_calls_read_as_their_scripts_sa
     assert calls["demo-call-0051"]["competitors"] == ["docusign"] and calls["demo-call-0051"]["sentiment_overall"] < 0
     cancel = next(email for email in report["emails"] if email["session_id"] == "demo-call-0054")
     assert cancel["subject"].startswith("Hot lead + Cancel risk: ")
+    assert cancel["alert_types"] == ["hot_lead", "cancel_risk"]
     assert cancel["body"].splitlines()[2] == records["demo-call-0054"]["insights"]["summary"]
+    only_cancel = next(email for email in report["emails"] if email["session_id"] == CANCEL_SESSION)
+    assert only_cancel["subject"].startswith("Cancel risk: ") and only_cancel["alert_types"] == ["cancel_risk"]
+
+
+def test_each_session_entry_carries_the_insights_of_its_scored_record(
+    demo_folders: tuple[Path, Path], demo_run: tuple[Any, dict[str, Any]]
+) -> None:
+    """report.json's sessions copy the insights the report shows (read here from the scored objects themselves)."""
+    result, report = demo_run
+    records = _scored_records(demo_folders[1])
+    for entry in report["sessions"]:
+        insights = records[entry["session_id"]]["insights"]
+        assert entry["insights"] == {
+            "summary": insights["summary"],
+            "sentiment": {figure: insights["sentiment"][figure] for figure in ("overall", "start", "end")},
+            "topics": insights["topics"],
+            "competitors": insights["competitors"],
+            "next_step": insights["next_step"],
+            "cancel_intent": insights["risk"]["cancel_intent"],
+            "unanswered_questions": insights["unanswered_questions"],
+        }, entry["session_id"]
+    by_id = {entry["session_id"]: entry for entry in report["sessions"]}
+    assert by_id["demo-call-0051"]["insights"]["competitors"] == ["docusign"]
+    assert by_id["demo-call-0053"]["insights"]["unanswered_questions"] == [
+        "hipaa business associate agreement",
+        "azure tenant",
+    ]
+    assert by_id[CANCEL_SESSION]["insights"]["cancel_intent"] and by_id[CANCEL_SESSION]["alert_types"] == [
+        "cancel_risk"
+    ]
+    # The console: alerts per type, and the one-line insights summary.
+    assert "26 (hot_lead 25, cancel_risk 2)" in result.stdout
+    assert "Insights: sentiment mean " in result.stdout
 
 
 def test_report_has_one_entry_per_session_that_matches_the_far_ends(demo_run: tuple[Any, dict[str, Any]]) -> None:
@@ -206,7 +253,7 @@ def test_report_has_one_entry_per_session_that_matches_the_far_ends(demo_run: tu
     assert len(sessions) == report["sessions_scored"]
     for entry in sessions:
         assert {"session_id", "score", "grade", "hot", "salesforce_lead_id", "alerted"} <= entry.keys()
-        assert entry["alerted"] == entry["hot"]
+        assert entry["alerted"] == (entry["hot"] or entry["insights"]["cancel_intent"])
         assert 0 <= entry["score"] <= 100
     synced = [entry for entry in sessions if entry["salesforce_lead_id"]]
     assert report["salesforce"]["tasks"] == len(synced)
@@ -214,7 +261,7 @@ def test_report_has_one_entry_per_session_that_matches_the_far_ends(demo_run: tu
     hot = next(entry for entry in sessions if entry["session_id"] == "trial-call-0001")
     assert hot["hot"] and hot["alerted"] and hot["salesforce_lead_id"]
     latency = report["latency_ms"]
-    assert latency["session_end_to_alert"]["count"] == report["hot_leads"]
+    assert latency["session_end_to_alert"]["count"] == report["sns_alerts"]
     assert latency["session_end_to_salesforce"]["p50"] is not None
 
 
@@ -267,7 +314,8 @@ def test_a_second_run_creates_no_duplicate_salesforce_records_or_amplitude_event
     assert second["amplitude"]["stored_this_run"] == 0
     assert second["amplitude_duplicates_dropped"] == second["amplitude"]["received"] > 0
     # Everything else is as consistent as on the first run: each session scored again, one alert per hot lead.
-    assert second["sessions_scored"] == first["sessions_scored"] and second["sns_alerts"] == second["hot_leads"]
+    assert second["sessions_scored"] == first["sessions_scored"]
+    assert second["alerts_by_type"] == first["alerts_by_type"] == {"hot_lead": 25, "cancel_risk": 2}
     assert [entry["salesforce_lead_id"] for entry in second["sessions"]] == [
         entry["salesforce_lead_id"] for entry in first["sessions"]
     ]

@@ -9,7 +9,12 @@ TARGETS below is the one list of what is mutated and by which tests: a module (o
 file when only part of it is the concern) and the fast tests that cover it. The run is done in a copy of the sources
 under build/mutation/work/ (mutmut writes its mutants/ there), so the worktree is never touched:
 
-    uv run --frozen python -m tests.mutation.run [--only NAME] [--keep]
+    uv run --frozen python -m tests.mutation.run [--only NAME] [--keep] [--resume]
+
+`--resume` continues a run kept with `--keep`: it copies the current tests/ into the copy and tests again only the
+mutants not killed yet (the survivors, and those a stopped run had not reached), which is how survivors are worked
+off without testing every mutant again. A killed mutant stays killed only while the tests that killed it are kept
+as they were: after changing a test's assertions or the mutated code, run afresh.
 
 It prints each module's score (killed / mutants tested; a timeout counts as killed, as mutmut's own score does) and
 every survivor with its diff, writes build/mutation/report.json, and exits 1 when a module is under THRESHOLD.
@@ -110,15 +115,42 @@ TARGETS: tuple[Target, ...] = (
         functions=("parse_record", "SessionRecord._consistent"),
     ),
     Target(
+        "record reader: which record a collision copy is scored as",
+        "functions/score_lead/logic.py",
+        ("tests/unit/test_score_lead_copies.py",),
+        functions=("resolve_copy",),
+    ),
+    Target(
         "redaction",
         "functions/common/redaction.py",
         ("tests/unit/test_redaction.py", "tests/unit/test_redaction_edges.py"),
     ),
     Target(
-        "exporter: the conditional put, spool and flush",
+        "personal data said out loud",
+        "functions/common/spoken_pii.py",
+        (
+            "tests/unit/test_spoken_redaction.py",
+            "tests/unit/test_spoken_pii.py",
+            "tests/unit/test_redaction.py",
+            "tests/unit/test_redaction_edges.py",
+        ),
+    ),
+    Target(
+        "exporter: the conditional put, where a record goes, spool and flush",
         "agent/exporter.py",
-        ("tests/unit/test_exporter.py",),
-        functions=("S3Sink.put", "DirectorySink.put", "Exporter.export", "spool", "spooled_keys", "flush_spool"),
+        ("tests/unit/test_exporter.py", "tests/unit/test_agent_collisions.py"),
+        functions=(
+            "S3Sink.put",
+            "S3Sink.read",
+            "DirectorySink.put",
+            "DirectorySink.read",
+            "collision_key",
+            "store",
+            "Exporter.export",
+            "spool",
+            "spooled_keys",
+            "flush_spool",
+        ),
     ),
 )
 
@@ -184,14 +216,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", default=[], help="run only targets whose name contains this")
     parser.add_argument("--keep", action="store_true", help="keep build/mutation/work (mutmut show, browse)")
+    parser.add_argument(
+        "--resume", action="store_true", help="test again, with the current tests, the mutants a kept run left alive"
+    )
     arguments = parser.parse_args()
     targets = [t for t in TARGETS if not arguments.only or any(part in t.name for part in arguments.only)]
     if not targets:
         parser.error(f"no target matches {arguments.only}")
 
     started = time.monotonic()
-    prepare(targets)
-    mutmut("run", *[pattern for target in targets for pattern in target.patterns()])
+    if arguments.resume:
+        if not (WORK / "mutants").is_dir():
+            parser.error(f"nothing to resume: {WORK.relative_to(REPO)} holds no kept run (run with --keep first)")
+        for copy in (WORK / "tests", WORK / "mutants" / "tests"):  # mutmut copies tests/ into mutants/ only once
+            shutil.copytree(REPO / "tests", copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        alive = [
+            name for name, status in statuses().items() if status not in KILLED and any(t.owns(name) for t in targets)
+        ]
+        if alive:
+            mutmut("run", *alive)
+    else:
+        prepare(targets)
+        mutmut("run", *[pattern for target in targets for pattern in target.patterns()])
     found = statuses()
     elapsed = time.monotonic() - started
 

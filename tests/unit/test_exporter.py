@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -33,9 +34,11 @@ from agent.exporter import (
     s3_sink_from_settings,
     spool,
     spooled_keys,
+    store,
 )
 from agent.settings import AgentSettings
 from functions.common.record import RecordInvalidError, parse_record
+from local.ports import free_port
 from tests.samples import example_record_data
 
 BUCKET = "agent-exports-unit"
@@ -122,6 +125,79 @@ def test_a_refused_put_is_a_sink_error_naming_the_destination_and_the_cause(s3: 
     assert str(invalid.value).startswith(f"put to s3://{BUCKET}/ failed: Parameter validation failed")
 
 
+def test_a_sink_that_may_read_gives_the_stored_bytes_and_none_for_a_missing_key_with_a_warning(
+    s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agent.exporter")
+    sink = S3Sink(BUCKET, s3, read_existing=True)
+    sink.put(KEY, b"stored", schema_version="1")
+
+    assert sink.read(KEY) == b"stored"
+    assert sink.read("sessions/missing.json.gz") is None
+    assert [entry.getMessage() for entry in caplog.records] == [
+        f"cannot read s3://{BUCKET}/sessions/missing.json.gz to compare it (NoSuchKey)"
+    ]
+
+
+def test_the_agents_sink_never_reads() -> None:
+    """The agent's role has no s3:GetObject: its sink answers "cannot compare" without a request (the Stubber has
+    no answer queued, so any request would fail)."""
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(client):
+        assert S3Sink(BUCKET, client).read(KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "shown"),
+    [
+        ("AccessDenied", 403, "AccessDenied"),  # a role without s3:GetObject
+        ("NoSuchKey", 400, "NoSuchKey"),  # the code decides, whatever status a compatible store sends with it
+        ("AccessDenied", 400, "AccessDenied"),
+        ("Forbidden", 403, "Forbidden"),  # the status decides, whatever the code
+        ("", 404, "404"),  # no code at all (a HEAD-style answer): the status is what the warning shows
+    ],
+)
+def test_a_read_refused_or_not_found_means_cannot_compare_with_a_warning_naming_why(
+    code: str, status: int, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agent.exporter")
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_object", code, "refused", status)
+
+        assert S3Sink(BUCKET, client, read_existing=True).read(KEY) is None
+
+    assert [entry.getMessage() for entry in caplog.records] == [
+        f"cannot read s3://{BUCKET}/{KEY} to compare it ({shown})"
+    ]
+
+
+def test_a_read_that_fails_otherwise_is_a_sink_error_naming_the_object_and_the_cause() -> None:
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_object", "InternalError", "try again", 500)
+        with pytest.raises(SinkError) as failed:
+            S3Sink(BUCKET, client, read_existing=True).read(KEY)
+
+    assert str(failed.value).startswith(f"read of s3://{BUCKET}/{KEY} failed: InternalError ")
+
+
+def test_a_read_without_an_answer_is_a_sink_error_naming_the_object() -> None:
+    """Nothing listens on the port: botocore's connection error, not a ClientError."""
+    client = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(connect_timeout=1, retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(SinkError) as failed:
+        S3Sink(BUCKET, client, read_existing=True).read(KEY)
+
+    assert str(failed.value).startswith(f"read of s3://{BUCKET}/{KEY} failed: Could not connect to the endpoint URL")
+
+
 def test_an_empty_bucket_name_is_refused_with_the_setting_to_fix(s3: Any) -> None:
     with pytest.raises(ValueError, match="set ANALYTICS_BUCKET"):
         S3Sink("", s3)
@@ -161,6 +237,20 @@ def test_a_directory_sink_that_cannot_write_says_where(tmp_path: Path) -> None:
     assert DirectorySink(tmp_path).describe(KEY) == str(tmp_path / KEY)
 
 
+def test_a_directory_sink_reads_what_is_there_none_for_nothing_and_says_where_a_read_failed(tmp_path: Path) -> None:
+    sink = DirectorySink(tmp_path)
+    sink.put(KEY, b"stored", schema_version="1")
+    (tmp_path / "sessions" / "a-folder.json.gz").mkdir()
+
+    assert sink.read(KEY) == b"stored"
+    assert sink.read("sessions/missing.json.gz") is None
+    with pytest.raises(SinkError) as failed:
+        sink.read("sessions/a-folder.json.gz")
+
+    assert str(failed.value).startswith(f"read of {tmp_path / 'sessions' / 'a-folder.json.gz'} failed: ")
+    assert isinstance(failed.value.__cause__, IsADirectoryError)
+
+
 # ----------------------------------------------------------------------------------------------------- Exporter
 
 
@@ -190,6 +280,44 @@ def test_a_second_export_by_the_agent_which_may_not_read_goes_beside_the_first_o
     assert (second.status, second.key) == (third.status, third.key) == ("collision", copy)
     assert s3.get_object(Bucket=BUCKET, Key=copy)["Body"].read() == body()
     assert len(s3.list_object_versions(Bucket=BUCKET, Prefix=copy)["Versions"]) == 1
+
+
+def test_a_record_that_cannot_go_to_its_key_goes_beside_it_with_a_warning_saying_why(
+    s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning says whether the object at the key differs or could not be read, and whether the copy was
+    written now or was there already."""
+    caplog.set_level(logging.WARNING, logger="agent.exporter")
+    first, other = body(), encode_record(parse_record({**example_record_data(), "duration_s": 1.0}))
+    agent, operator = S3Sink(BUCKET, s3), S3Sink(BUCKET, s3, read_existing=True)
+
+    stored = [
+        store(agent, KEY, first, schema_version="1"),
+        store(agent, KEY, first, schema_version="1"),
+        store(agent, KEY, first, schema_version="1"),
+        store(operator, KEY, other, schema_version="1"),
+    ]
+
+    copy = KEY.removesuffix(".json.gz") + f".dup-{hashlib.sha256(first).hexdigest()[:16]}.json.gz"
+    other_copy = KEY.removesuffix(".json.gz") + f".dup-{hashlib.sha256(other).hexdigest()[:16]}.json.gz"
+    assert [(entry.status, entry.key) for entry in stored] == [
+        ("uploaded", KEY),
+        ("collision", copy),
+        ("collision", copy),
+        ("collision", other_copy),
+    ]
+    then = (
+        "score_lead compares the two: the same record is acknowledged as a duplicate, a different one is scored as "
+        "a session of its own"
+    )
+    assert [entry.getMessage() for entry in caplog.records] == [
+        f"s3://{BUCKET}/{KEY} already exists and cannot be compared (no read permission); this record is stored "
+        f"under s3://{BUCKET}/{copy} instead (written now). {then}",
+        f"s3://{BUCKET}/{KEY} already exists and cannot be compared (no read permission); this record is stored "
+        f"under s3://{BUCKET}/{copy} instead (this exact copy was stored earlier). {then}",
+        f"s3://{BUCKET}/{KEY} already exists and holds a different record; this record is stored "
+        f"under s3://{BUCKET}/{other_copy} instead (written now). {then}",
+    ]
 
 
 def test_export_under_another_prefix(s3: Any, tmp_path: Path) -> None:

@@ -169,3 +169,12 @@ def test_powertools_formatter_masks_all_but_the_structural_fields() -> None:
     assert line["session_id"] == "call-_-[phone]_x7Yz"
     assert line["contact"] == REDACTED and line["score"] == 77
     assert line["service"] == "score_lead" and line["level"] == "WARNING" and line["timestamp"]
+
+
+def test_a_log_line_loses_addresses_and_phone_numbers_and_a_transcript_also_codes_and_spellings() -> None:
+    """Log lines are masked for what a log can leak (emails, phone numbers); the transcript kept for analytics also
+    loses short codes after a cue and spelled names (the two entry points choose the scans)."""
+    line = "pin is four two one nine, name k o w a l s k i, call four one five five five one two"
+
+    assert mask_text(line) == "pin is four two one nine, name k o w a l s k i, call [phone]"
+    assert redact_transcript(line) == "pin is [number], name [spelled], call [phone]"

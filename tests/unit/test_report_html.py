@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 import struct
 import subprocess
@@ -12,14 +13,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from local.demo.report_html import (
-    consistency_problems,
+import pytest
+
+from local.demo.report_figures import (
     funnel,
-    render_report_html,
     score_histogram,
+    sentiment_by_outcome,
     signal_coverage,
     tool_success,
+    topics_by_week,
+    unanswered_questions,
 )
+from local.demo.report_html import consistency_problems, render_report_html
 from tests.chromium import HEADLESS_FLAGS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +35,10 @@ CHART_LABELS = [
     "Funnel",
     "Tool success rate",
     "Latency from session end (p50 / p95)",
+    "Caller sentiment by outcome",
+    "Topics by week",
 ]
-CHART_COUNT = 5  # score distribution, signal coverage, funnel, tool success, latency
+CHART_COUNT = 7  # score distribution, signal coverage, funnel, tool success, latency, sentiment, topics
 VOID_ELEMENTS = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "wbr"}
 SVG_SELF_CLOSING = {"rect", "line", "path", "circle"}
 
@@ -56,6 +63,17 @@ def sample_report() -> dict[str, Any]:
                 {"name": "book_sales_meeting", "success": True},
             ],
             "duration_s": 30.0,
+            "started_at": "2026-11-18T10:00:00Z",
+            "alert_types": ["hot_lead"],
+            "insights": {
+                "summary": "A law firm of 12 asked about the Salesforce sync and booked a meeting.",
+                "sentiment": {"overall": 0.6, "start": 0.2, "end": 0.8},
+                "topics": ["integrations", "pricing"],
+                "competitors": [],
+                "next_step": "meeting_booked",
+                "cancel_intent": False,
+                "unanswered_questions": [],
+            },
         },
         {
             "session_id": "demo-call-0002",
@@ -63,7 +81,6 @@ def sample_report() -> dict[str, Any]:
             "grade": "D",
             "hot": False,
             "salesforce_lead_id": "00Q5e000002AbCdEAA",
-            "alerted": False,
             "team_size": 1,
             "monthly_volume": 15,
             "integrations": [],
@@ -72,6 +89,18 @@ def sample_report() -> dict[str, Any]:
             "meeting_booked": False,
             "tool_calls": [{"name": "unleash_search_knowledge", "success": False}],
             "duration_s": 24.0,
+            "started_at": "2026-11-24T09:00:00Z",
+            "alert_types": ["cancel_risk"],
+            "alerted": True,
+            "insights": {
+                "summary": "A realtor wants to cancel: too expensive, moving to DocuSign.",
+                "sentiment": {"overall": -0.4, "start": -0.1, "end": -0.7},
+                "topics": ["pricing"],
+                "competitors": ["docusign"],
+                "next_step": "follow_up",
+                "cancel_intent": True,
+                "unanswered_questions": ["cheapest plan pricing"],
+            },
         },
         {
             "session_id": "demo-call-0003",
@@ -91,6 +120,17 @@ def sample_report() -> dict[str, Any]:
                 {"name": "book_sales_meeting", "success": True},
             ],
             "duration_s": 264.0,
+            "started_at": "2026-11-25T16:30:00Z",
+            "alert_types": ["hot_lead"],
+            "insights": {
+                "summary": "An insurance agency of 60 asked about the API; the booking failed once, then worked.",
+                "sentiment": {"overall": 0.2, "start": None, "end": 0.4},
+                "topics": ["api", "integrations"],
+                "competitors": ["adobe_sign"],
+                "next_step": "meeting_booked",
+                "cancel_intent": False,
+                "unanswered_questions": [],
+            },
         },
         # Only the required keys.
         {"session_id": "demo-call-0004", "score": 0, "grade": "D", "hot": False, "salesforce_lead_id": None},
@@ -102,13 +142,22 @@ def sample_report() -> dict[str, Any]:
         "hot_leads": 2,
         "salesforce": {"leads": 3, "tasks": 3},
         "amplitude_events": 11,
-        "sns_alerts": 2,
+        "sns_alerts": 3,
+        "alerts_by_type": {"hot_lead": 2, "cancel_risk": 1},
         "dlq_messages": 0,
         "quarantined": 0,
         "latency_ms": {
             "session_end_to_alert": {"p50": 412.3, "p95": 1180.0},
             "session_end_to_salesforce": {"p50": 655.0, "p95": 1904.2},
         },
+        "queries": [
+            {"name": "hot leads by day", "columns": ["day", "hot_leads"], "rows": [["2026-11-18", 1]]},
+            {
+                "name": "top unanswered questions",
+                "columns": ["question", "calls", "last_asked"],
+                "rows": [["cheapest plan pricing", 2, "2026-11-24T09:00:00Z"], ["azure tenant", 1, None]],
+            },
+        ],
         "sessions": sessions,
     }
 
@@ -194,6 +243,15 @@ def test_escapes_hostile_strings_from_the_data() -> None:
     hostile["grade"] = '" onmouseover="alert(3)'
     hostile["salesforce_lead_id"] = "<svg onload=alert(4)>"
     hostile["tool_calls"] = [{"name": "<svg/onload=alert(5)>", "success": False}]
+    hostile["insights"] = {
+        "summary": "' onmouseover='alert(6)' <script>alert(7)</script>",
+        "topics": ["<img src=x onerror=alert(8)>"],
+        "competitors": ["<iframe>"],
+        "next_step": "<b>soon</b>",
+        "cancel_intent": True,
+    }
+    hostile["alert_types"] = ["<script>alert(9)</script>"]
+    report["queries"][1]["rows"] = [["<script>alert(10)</script>", 1, "<b>today</b>"]]
     report["generated_at"] = "<iframe src=//evil.example>"
 
     page = render_report_html(report)
@@ -201,7 +259,8 @@ def test_escapes_hostile_strings_from_the_data() -> None:
 
     assert "<script" not in page.lower()
     assert "<img" not in page.lower() and "<iframe" not in page.lower() and "<b>" not in page
-    assert 'onmouseover="alert' not in page
+    assert 'onmouseover="alert' not in page and "onmouseover='alert" not in page
+    assert "title='&#x27; onmouseover=&#x27;alert(6)&#x27; &lt;script&gt;" in page  # the summary, in an attribute
     assert "&lt;script&gt;alert(&#x27;id&#x27;)&lt;/script&gt;" in page
     assert "a&amp;b" in page
     assert checker.errors == [] and checker.stack == []
@@ -305,6 +364,8 @@ def test_handles_an_empty_sessions_list() -> None:
     assert checker.tags.count("svg") == CHART_COUNT
     assert "No sessions in this report." in page
     assert "No scored sessions" in page and "No tool calls" in page
+    assert "No call insights" in page and "No topics in the call insights" in page
+    assert "No caller said they would cancel." in page
     assert "<table" in page  # the latency table is still there
 
 
@@ -326,7 +387,7 @@ def test_tolerates_missing_and_null_optional_keys() -> None:
 
 def test_reports_what_does_not_add_up() -> None:
     report = sample_report()
-    report.update(sessions_exported=3, dlq_messages=2, quarantined=1, sns_alerts=1)
+    report.update(sessions_exported=3, dlq_messages=2, quarantined=1, sns_alerts=2)
     report["sessions"][2]["alerted"] = False
 
     page = render_report_html(report)
@@ -336,8 +397,24 @@ def test_reports_what_does_not_add_up() -> None:
     assert "3 of 4 replayed sessions were exported" in problems
     assert "2 message(s) in dead-letter queues" in problems
     assert "1 record(s) quarantined" in problems
-    assert any("1 alert(s) for 2 hot lead(s)" in problem for problem in problems)
-    assert "hot lead(s) without an alert: demo-call-0003" in problems
+    assert "2 alert(s) for 3 hot or cancel-intent call(s); expected one per call" in problems
+    assert "hot or cancel-intent call(s) without an alert: demo-call-0003" in problems
+
+
+def test_a_caller_with_cancel_intent_who_is_not_hot_is_due_an_alert() -> None:
+    """demo-call-0002 is not hot, but its caller means to cancel: its alert is expected, and its absence is not."""
+    report = sample_report()
+
+    assert consistency_problems(report, report["sessions"]) == []
+    assert "Consistent:" in render_report_html(report)
+
+    report["sessions"][1]["alerted"] = False
+    report.update(sns_alerts=2, alerts_by_type={"hot_lead": 2, "cancel_risk": 0})
+
+    assert consistency_problems(report, report["sessions"]) == [
+        "2 alert(s) for 3 hot or cancel-intent call(s); expected one per call",
+        "hot or cancel-intent call(s) without an alert: demo-call-0002",
+    ]
 
 
 def test_chart_figures() -> None:
@@ -355,8 +432,91 @@ def test_chart_figures() -> None:
         "Industry": 3,
     }
     # demo-call-0003 has no meeting_booked key, but a successful booking among its tool calls.
+    # demo-call-0002's alert is a cancel-risk alert (it is not hot): not a hot-lead alert.
     assert funnel(report, sessions) == [("Calls", 4), ("Hot leads", 2), ("Meetings booked", 2), ("Hot-lead alerts", 2)]
     assert tool_success(sessions) == {"unleash_search_knowledge": (1, 2), "book_sales_meeting": (2, 3)}
+
+
+def test_insights_figures_are_counted_from_the_sessions() -> None:
+    sessions = sample_report()["sessions"]
+
+    # Per next step, the calls with insights and their mean sentiment; demo-call-0004 has none, and the start of
+    # demo-call-0003 is null, so the booked calls' start is demo-call-0001's alone.
+    assert sentiment_by_outcome(sessions) == [
+        ("meeting_booked", 2, {"start": 0.2, "end": pytest.approx(0.6), "overall": pytest.approx(0.4)}),
+        ("follow_up", 1, {"start": -0.1, "end": -0.7, "overall": -0.4}),
+    ]
+    # Weeks start on Monday: 18 November is in the week of the 16th, 24 and 25 November in the week of the 23rd.
+    assert topics_by_week(sessions) == (
+        ["2026-11-16", "2026-11-23"],
+        [
+            ("integrations", {"2026-11-16": 1, "2026-11-23": 1}),
+            ("pricing", {"2026-11-16": 1, "2026-11-23": 1}),
+            ("api", {"2026-11-23": 1}),
+        ],
+    )
+
+
+def test_topics_beyond_the_latest_weeks_count_as_earlier_and_calls_without_a_date_as_undated() -> None:
+    mondays = ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26", "2026-11-02", "2026-11-09"]
+    sessions: list[dict[str, Any]] = [
+        {"started_at": f"{monday}T09:00:00Z", "insights": {"topics": ["pricing", "pricing"]}} for monday in mondays
+    ]
+    sessions += [
+        {"started_at": "not a date", "insights": {"topics": ["pricing", "api"]}},
+        {"insights": {"topics": ["api"]}},
+        {"started_at": "2026-11-12T09:00:00Z"},  # no insights: no topic
+    ]
+
+    weeks, topics = topics_by_week(sessions)
+
+    assert weeks == ["earlier", "2026-10-19", "2026-10-26", "2026-11-02", "2026-11-09", "undated"]
+    assert topics == [
+        # A topic listed twice in one call counts once.
+        ("pricing", {"earlier": 2, "2026-10-19": 1, "2026-10-26": 1, "2026-11-02": 1, "2026-11-09": 1, "undated": 1}),
+        ("api", {"undated": 2}),
+    ]
+
+
+def test_the_unanswered_questions_are_the_named_querys_rows_in_its_order() -> None:
+    report = sample_report()
+
+    assert unanswered_questions(report) == [
+        ("cheapest plan pricing", 2, "2026-11-24T09:00:00Z"),
+        ("azure tenant", 1, None),
+    ]
+    page = render_report_html(report)
+    assert page.index("cheapest plan pricing</td>") < page.index("azure tenant</td>")
+
+    report["queries"][1]["rows"] = []
+    assert unanswered_questions(report) == []
+    assert "No unanswered questions." in render_report_html(report)
+
+    del report["queries"]
+    assert unanswered_questions(report) is None
+    assert 'This report holds no result of the "top unanswered questions" query.' in html.unescape(
+        render_report_html(report)
+    )
+
+
+def test_sessions_show_their_insights_and_alert_types() -> None:
+    page = render_report_html(sample_report())
+    rows = {
+        session_id: row
+        for row in re.findall(r"<tr[ >].*?</tr>", page, re.DOTALL)
+        for session_id in re.findall(r"<code>(demo-call-\d+)</code>", row)[:1]
+        if "<td class='num'>" in row
+    }
+
+    cancelling = rows["demo-call-0002"]
+    assert "title='A realtor wants to cancel: too expensive, moving to DocuSign.'" in cancelling
+    assert "<span class='badge cancel'>cancel</span>" in cancelling and "badge hot" not in cancelling
+    for shown in ("-0.40", "Follow-up", "<span class='tag'>pricing</span>", "competitor'>docusign<", "cancel risk"):
+        assert shown in cancelling, shown
+    assert "+0.60" in rows["demo-call-0001"] and "Meeting booked" in rows["demo-call-0001"]
+    assert "<span class='badge cancel'>" not in rows["demo-call-0001"]
+    cancel_section = page[page.index("<h2>Cancel intent (1)</h2>") :].split("</section>", 1)[0]
+    assert "demo-call-0002" in cancel_section and "alerted" in cancel_section and "0001" not in cancel_section
 
 
 def test_does_not_change_its_input() -> None:
@@ -420,12 +580,36 @@ def test_headless_chromium_shows_the_charts_and_the_headline_figures(chromium: s
         "Salesforce leads": str(report["salesforce"]["leads"]),
         "Salesforce tasks": str(report["salesforce"]["tasks"]),
         "Amplitude events": str(report["amplitude_events"]),
-        "Hot-lead alerts (SNS)": str(report["sns_alerts"]),
+        "Alerts (SNS)": "3",
+        "Hot-lead alerts": "2",
+        "Cancel-risk alerts": "1",
         "DLQ messages": "0",
         "Quarantined": "0",
     }
     assert "Consistent:" in dom and "412 ms" in dom and "1,904 ms" in dom
     assert all(session["session_id"] in dom for session in report["sessions"])
+    # The insights, as the browser shows them: the sentiment chart's means and outcomes, the topic chart's weeks and
+    # counts, the unanswered questions (the named query's rows, in order) and the cancel-intent call.
+    charts = {
+        label: svg
+        for svg in re.findall(r"<svg .*?</svg>", dom, re.DOTALL)
+        for label in re.findall(r'aria-label="([^"]+)"', svg)[:1]
+    }
+    sentiment = re.findall(r"<text[^>]*>([^<]+)</text>", charts["Caller sentiment by outcome"])
+    assert {"+0.20", "+0.60", "+0.40", "-0.10", "-0.70", "-0.40", "Meeting booked (2)", "Follow-up (1)"} <= set(
+        sentiment
+    )
+    topics = re.findall(r"<text[^>]*>([^<]+)</text>", charts["Topics by week"])
+    assert {"integrations", "pricing", "api", "2 (67%)", "1 (33%)", "week of 2026-11-16", "week of 2026-11-23"} <= set(
+        topics
+    )
+    unanswered = dom[dom.index("<h2>Unanswered questions</h2>") :].split("</section>", 1)[0]
+    assert re.findall(r'<tr><td>([^<]*)</td><td class="num">(\d+)</td>', unanswered) == [
+        ("cheapest plan pricing", "2"),
+        ("azure tenant", "1"),
+    ]
+    cancel = dom[dom.index("<h2>Cancel intent (1)</h2>") :].split("</section>", 1)[0]
+    assert "demo-call-0002" in cancel and "A realtor wants to cancel" in cancel
 
     screenshot = tmp_path / "report.png"
     shot = _headless(
