@@ -218,7 +218,8 @@ def query(
         typer.Option("--dir", help="Folder laid out like the bucket (default: build/demo, what demo writes)."),
     ] = None,
     bucket: Annotated[
-        str | None, typer.Option("--bucket", help="Download sessions/ and scored/ from this bucket instead.")
+        str | None,
+        typer.Option("--bucket", help="Download sessions/, scored/ and compacted/ from this bucket instead."),
     ] = None,
     endpoint: Annotated[
         str | None,
@@ -229,7 +230,8 @@ def query(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """DuckDB over the session records, as the Athena tables `sessions` and `scored` (columns from template.yaml)."""
+    """DuckDB over the session records, as the Athena views `sessions` and `scored` (columns from template.yaml):
+    compacted days from their Parquet files, the other days from the raw objects."""
     from local.demo.queries import QueryError, run_query_command
 
     try:
@@ -244,6 +246,55 @@ def query(
             as_json=as_json,
         )
     except QueryError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(1) from error
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def compact(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--day", formats=["%Y-%m-%d"], help="Compact this day (UTC), finished or not."),
+    ] = None,
+    all_days: Annotated[bool, typer.Option("--all", help="Every finished day (the default).")] = False,
+    lookback: Annotated[
+        int | None,
+        typer.Option("--lookback", min=1, help="Only the finished days of the last N days, as the daily run does."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite days that are up to date too.")] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder laid out like the bucket (default: build/demo, what demo writes)."),
+    ] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Compact this bucket instead.")] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="S3 endpoint for --bucket, e.g. a local moto (default: AWS_ENDPOINT_URL)."),
+    ] = None,
+    objects_per_file: Annotated[
+        int | None, typer.Option("--objects-per-file", min=1, help="Raw objects per Parquet file (default 50,000).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Rewrite finished days of sessions/ and scored/ as Parquet under compacted/ (what the daily function does);
+    `query` then reads those days from Parquet and the others from the raw objects, with the same answers."""
+    from voice_analytics.compaction import CompactCommandError, run_compact_command
+
+    try:
+        code = run_compact_command(
+            day=day.date() if day else None,
+            all_days=all_days,
+            lookback_days=lookback,
+            force=force,
+            directory=directory,
+            bucket=bucket,
+            endpoint=endpoint,
+            objects_per_file=objects_per_file,
+            as_json=as_json,
+        )
+    except CompactCommandError as error:
         sys.stderr.write(f"error: {error}\n")
         raise typer.Exit(1) from error
     if code:
