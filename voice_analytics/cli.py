@@ -258,7 +258,10 @@ def compact(
         datetime | None,
         typer.Option("--day", formats=["%Y-%m-%d"], help="Compact this day (UTC), finished or not."),
     ] = None,
-    all_days: Annotated[bool, typer.Option("--all", help="Every finished day (the default).")] = False,
+    all_days: Annotated[
+        bool,
+        typer.Option("--all", help="Every day, today's too (later arrivals are folded in by the next run)."),
+    ] = False,
     lookback: Annotated[
         int | None,
         typer.Option("--lookback", min=1, help="Only the finished days of the last N days, as the daily run does."),
@@ -278,8 +281,8 @@ def compact(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Rewrite finished days of sessions/ and scored/ as Parquet under compacted/ (what the daily function does);
-    `query` then reads those days from Parquet and the others from the raw objects, with the same answers."""
+    """Rewrite days of sessions/ and scored/ as Parquet under compacted/ (by default every finished day, as the daily
+    function does); `query` then reads those days from Parquet and the others from the raw objects, same answers."""
     from voice_analytics.compaction import CompactCommandError, run_compact_command
 
     try:

@@ -33,8 +33,9 @@ def run_compact_command(
     as_json: bool = False,
     default_directory: Path = Path("build/demo"),
 ) -> int:
-    """Compact `day`, or the finished days of the last `lookback_days`, or (the default, also `all_days`) every
-    finished day; returns the exit code (1 when a day failed)."""
+    """Compact `day`, or the finished days of the last `lookback_days`, or (the default) every finished day, or with
+    `all_days` every day, today's too (what arrives later the next run folds in); returns the exit code (1 when a
+    day failed)."""
     from functions.common.settings import CompactSettings
     from functions.compact.logic import CompactionOptions, Compactor
     from functions.compact.store import DirectoryStore, ObjectStore, S3Store
@@ -76,7 +77,7 @@ def run_compact_command(
         max_decompressed_bytes=defaults.max_decompressed_bytes,
     )
     report = Compactor(store, views, options=options).run(
-        day=day, all_days=lookback_days is None and day is None, force=force
+        day=day, all_days=lookback_days is None and day is None, force=force, unfinished=all_days
     )
     summary: dict[str, Any] = {"where": where, **report.as_dict()}
     if as_json:

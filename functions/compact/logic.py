@@ -319,10 +319,12 @@ class Compactor:
         day: dt.date | None = None,
         all_days: bool = False,
         force: bool = False,
+        unfinished: bool = False,
         remaining_seconds: Callable[[], float] | None = None,
     ) -> RunReport:
         """Compact, in each view: `day` (even if not finished), or every finished day (`all_days`), or by default
-        the finished days of the last `lookback_days`. Days already up to date are left alone unless `force`."""
+        the finished days of the last `lookback_days`; `unfinished` takes today's (and any unfinished) day too, whose
+        later arrivals the next run folds in. Days already up to date are left alone unless `force`."""
         now = self.now()
         today = now.astimezone(dt.UTC).date()
         report = RunReport()
@@ -338,7 +340,7 @@ class Compactor:
             candidates = set(raw) | ({d for d in states if window is None or d in window})
             planned: list[dt.date] = []
             for candidate in sorted(candidates):
-                if candidate == day or is_finished(candidate, now, self.options.settle_hours):
+                if unfinished or candidate == day or is_finished(candidate, now, self.options.settle_hours):
                     planned.append(candidate)
                 else:
                     report.days.append(DayResult(view.name, candidate, "not finished"))
