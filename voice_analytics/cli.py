@@ -419,6 +419,15 @@ def cost(
         table.add_row(*row)
     console = Console()
     console.print(table)
+    for volume, figures in (list_price or always_free).items():
+        lines = figures["variable_usd"]
+        console.print(
+            f"{int(volume):,}/day: ${figures['per_1000_sessions_usd']:.4f} per 1,000 sessions ({figures['basis']}); "
+            f"Athena ${lines['athena']:,.2f} and compaction ${lines['compaction']:,.2f}; X-Ray ${lines['xray']:,.2f} "
+            f"({figures['xray_tracing']}); Salesforce {figures['salesforce_api_calls_per_session']} API calls a "
+            f"session; optional Firehose copy of the session log line "
+            f"${figures['optional_usd']['firehose_stream']:,.2f}."
+        )
 
     def met(flag: bool) -> str:
         return "met" if flag else "NOT met"

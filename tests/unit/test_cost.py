@@ -224,6 +224,8 @@ def test_cost_command_shows_both_bases_and_says_which_is_which() -> None:
     assert "The flow alone" in result.output
     assert BASIS_LIST in result.output and BASIS_ALWAYS_FREE in result.output
     assert "never expire" in result.output and "only user" in result.output
+    assert "1,000/day: $0.0" in result.output and "per 1,000 sessions" in result.output
+    assert "(PassThrough)" in result.output and "API calls a session" in result.output
 
 
 def test_compacted_days_are_read_as_a_few_parquet_files_and_only_recent_days_as_objects() -> None:
