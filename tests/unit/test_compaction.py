@@ -248,6 +248,26 @@ def test_unfinished_days_wait_for_the_next_run_unless_asked_for(
     assert {result.action for result in compactor(root, views, now=lambda: settled).run().days} == {"up to date"}
 
 
+def test_a_run_short_of_time_defers_days_to_the_next_run_and_writes_nothing_of_them(
+    bucket: Path, views: dict[str, CompactedView]
+) -> None:
+    clock = iter([600.0, 600.0, 60.0])  # enough for the first day of `sessions`, then less than the reserve (120 s)
+
+    report = compactor(bucket, views).run(all_days=True, remaining_seconds=lambda: next(clock, 60.0))
+
+    actions = [(result.view, result.day, result.action) for result in report.days]
+    assert actions[:2] == [
+        ("sessions", FIRST_DAY, "compacted"),
+        ("sessions", FIRST_DAY + dt.timedelta(days=1), "compacted"),
+    ]
+    assert {action for _, _, action in actions[2:]} == {"deferred"} and len(actions) == 2 * DAYS
+    assert report.compacted_days == {"sessions": [FIRST_DAY, FIRST_DAY + dt.timedelta(days=1)], "scored": []}
+    assert not (bucket / "compacted" / "scored").exists()
+
+    report = compactor(bucket, views).run(all_days=True)
+    assert sorted(result.action for result in report.days) == ["compacted"] * (2 * DAYS - 2) + ["up to date"] * 2
+
+
 def test_the_daily_run_looks_back_lookback_days_only(bucket: Path, views: dict[str, CompactedView]) -> None:
     last_day = FIRST_DAY + dt.timedelta(days=DAYS - 1)
     two_days_later = dt.datetime.combine(last_day + dt.timedelta(days=2), dt.time(2), tzinfo=dt.UTC)
