@@ -5,7 +5,7 @@
 `--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of bursts of 1,000 and 10,000 and
 60 s; `--bursts 1000` chooses the burst sizes (the 10,000 burst alone takes about 20 minutes here). The analysts'
 presets are timed raw and compacted over 100,000 generated sessions (2,000 with `--quick`; `--analytics-sessions N`
-chooses; the raw side reads one object per session, so the full size takes the better part of an hour here).
+chooses; the raw side reads one object per session: about 50 minutes at the full size here).
 """
 
 from __future__ import annotations
