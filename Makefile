@@ -54,15 +54,20 @@ mutation: bootstrap
 
 # --- SAM builds (`sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set; see template.yaml) ----------
 # Each artifact holds the `functions` package (common + the one function, so imports stay absolute) and the
-# dependencies from functions/requirements.txt as arm64 / CPython 3.12 wheels. `uv pip` is used because the
-# uv-managed venv has no pip; the flags are pip's `--platform manylinux2014_aarch64 --only-binary=:all:
+# dependencies from functions/requirements.txt, or from the function's own functions/<name>/requirements.txt when
+# it has one (compact: DuckDB, and none of the far ends' clients), as arm64 / CPython 3.12 wheels. `uv pip` is used
+# because the uv-managed venv has no pip; the flags are pip's `--platform manylinux2014_aarch64 --only-binary=:all:
 # --python-version 3.12 --target`.
 # sam runs these targets from inside `uv run --project tools`, which puts tools/.venv first on PATH and sets UV to
 # the uv binary it runs as: use that one, so the build also works where uv is not on PATH (the `python3 -m uv`
 # fallback would find the tools venv's python3, which has no uv module).
 LAMBDA_UV := $(or $(shell printenv UV),$(UV))
-LAMBDA_PIP := $(LAMBDA_UV) pip install --quiet --python-platform aarch64-manylinux2014 --only-binary :all: \
-	--python-version 3.12 --requirement functions/requirements.txt --target
+LAMBDA_PIP = $(LAMBDA_UV) pip install --quiet --python-platform $(or $(LAMBDA_PLATFORM_$(1)),aarch64-manylinux2014) \
+	--only-binary :all: --python-version 3.12 \
+	--requirement $(or $(wildcard functions/$(1)/requirements.txt),functions/requirements.txt)
+# DuckDB publishes arm64 wheels for glibc 2.26 and later only (manylinux_2_26/2_28); the python3.12 runtime is Amazon
+# Linux 2023 (glibc 2.34), which runs them.
+LAMBDA_PLATFORM_compact := aarch64-manylinux_2_28
 
 define build-lambda
 	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "ARTIFACTS_DIR is not set: run 'uv run --project tools sam build'" >&2; exit 2; }
@@ -70,7 +75,8 @@ define build-lambda
 	cp functions/__init__.py "$(ARTIFACTS_DIR)/functions/"
 	cp -R functions/common "$(ARTIFACTS_DIR)/functions/"
 	cp -R functions/$(1) "$(ARTIFACTS_DIR)/functions/"
-	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)"
+	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)"
+	rm -f "$(ARTIFACTS_DIR)/functions/$(1)/requirements.txt"
 	find "$(ARTIFACTS_DIR)/functions" -name __pycache__ -type d -prune -exec rm -rf {} +
 	@# Bytecode for CPython 3.12 (the runtime's), compiled here because nothing else does: uv pip does not by default,
 	@# and /var/task is read-only, so a function without it compiles every module it imports (Powertools, botocore,
@@ -83,7 +89,8 @@ define build-lambda
 	  --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 endef
 
-.PHONY: build-ScoreLeadFunction build-SalesforceSyncFunction build-AmplitudeEventsFunction build-HotLeadAlertFunction
+.PHONY: build-ScoreLeadFunction build-SalesforceSyncFunction build-AmplitudeEventsFunction build-HotLeadAlertFunction \
+	build-CompactFunction
 
 build-ScoreLeadFunction:
 	$(call build-lambda,score_lead)
@@ -96,3 +103,6 @@ build-AmplitudeEventsFunction:
 
 build-HotLeadAlertFunction:
 	$(call build-lambda,hot_lead_alert)
+
+build-CompactFunction:
+	$(call build-lambda,compact)

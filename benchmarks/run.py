@@ -3,7 +3,9 @@
     uv run python -m benchmarks.run [--quick]
 
 `--quick` runs the pipeline on a burst of 200 and 20 s of steady load instead of bursts of 1,000 and 10,000 and
-60 s; `--bursts 1000` chooses the burst sizes (the 10,000 burst alone takes about 20 minutes here).
+60 s; `--bursts 1000` chooses the burst sizes (the 10,000 burst alone takes about 20 minutes here). The analysts'
+presets are timed raw and compacted over 100,000 generated sessions (2,000 with `--quick`; `--analytics-sessions N`
+chooses; the raw side reads one object per session: about 50 minutes at the full size here).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ TARGETS = {
     "salesforce.api_calls_per_session": ("<=", 0.3),
     "cost_per_month_usd.1000": ("<=", 1.0),
     "cost_per_month_usd_always_free.1000": ("<=", 1.0),
+    # List price per 1,000 sessions at 100,000 sessions a day (compaction, X-Ray off by default).
+    "cost_per_1000_sessions_usd.100000": ("<=", 0.05),
 }
 
 
@@ -59,8 +63,9 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "platform": platform.platform()}
 
 
-def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
+def run(quick: bool, bursts: tuple[int, ...] | None = None, analytics_sessions: int | None = None) -> dict[str, Any]:
     from benchmarks import (
+        analytics_bench,
         collector_bench,
         export_bench,
         handlers_bench,
@@ -87,6 +92,8 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
     console.print("pipeline on the local stack …")
     sizes = bursts or ((200,) if quick else (1000, 10000))
     pipeline = pipeline_bench.run(sizes, 5.0, 20.0 if quick else 60.0, repeats=1 if quick else 3)
+    console.print("analytics: presets on DuckDB, raw vs compacted …")
+    analytics = analytics_bench.run(analytics_sessions or (2_000 if quick else 100_000), log=console.print)
     for name, figures in pipeline["bursts"][str(pipeline["sessions"][0])]["handlers"].items():
         handlers.setdefault(name, {}).update(figures)
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -112,9 +119,11 @@ def run(quick: bool, bursts: tuple[int, ...] | None = None) -> dict[str, Any]:
         "pipeline": pipeline,
         "salesforce": pipeline["salesforce"],
         "collector": collector,
+        "analytics": analytics,
         # List price, no allowances (the target's basis); and with AWS's always-free allowances, for comparison.
         "cost_per_month_usd": {volume: figures["total_usd"] for volume, figures in costs.items()},
         "cost_per_month_usd_always_free": {volume: figures["total_usd"] for volume, figures in costs_free.items()},
+        "cost_per_1000_sessions_usd": {volume: figures["per_1000_sessions_usd"] for volume, figures in costs.items()},
         "cost_detail": costs,
         # The target's verdict on both bases, and what the flow alone costs (the floor of any operating choice).
         "cost_target": cost_target,
@@ -145,6 +154,9 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             checks[f"handlers.{name}.cold_import_ms"] = {"value": value, "target": "<= 500", "met": value <= 500}
             if "import_floor_ms" in figures:  # the same import without the function's own code
                 checks[f"handlers.{name}.cold_import_ms"]["floor"] = figures["import_floor_ms"]
+    # The compacted views must answer every preset exactly as the raw objects do.
+    same = _lookup(results, "analytics.same_answers")
+    checks["analytics.same_answers"] = {"value": same, "target": "every preset", "met": same is True}
     if results.get("cost_target"):  # the cost of the flow alone, on the always-free basis
         floor = results["cost_target"]["flow_floor_with_always_free_allowances_usd"]
         checks["cost_per_month_usd_always_free.1000"]["floor"] = floor
@@ -170,8 +182,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--bursts", type=int, nargs="+")
+    parser.add_argument("--analytics-sessions", type=int)
     args = parser.parse_args()
-    results = run(args.quick, tuple(args.bursts) if args.bursts else None)
+    results = run(args.quick, tuple(args.bursts) if args.bursts else None, args.analytics_sessions)
     results["targets"] = verdicts(results)
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print_table(results)

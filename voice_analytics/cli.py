@@ -218,7 +218,8 @@ def query(
         typer.Option("--dir", help="Folder laid out like the bucket (default: build/demo, what demo writes)."),
     ] = None,
     bucket: Annotated[
-        str | None, typer.Option("--bucket", help="Download sessions/ and scored/ from this bucket instead.")
+        str | None,
+        typer.Option("--bucket", help="Download sessions/, scored/ and compacted/ from this bucket instead."),
     ] = None,
     endpoint: Annotated[
         str | None,
@@ -229,7 +230,8 @@ def query(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """DuckDB over the session records, as the Athena tables `sessions` and `scored` (columns from template.yaml)."""
+    """DuckDB over the session records, as the Athena views `sessions` and `scored` (columns from template.yaml):
+    compacted days from their Parquet files, the other days from the raw objects."""
     from local.demo.queries import QueryError, run_query_command
 
     try:
@@ -244,6 +246,58 @@ def query(
             as_json=as_json,
         )
     except QueryError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(1) from error
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def compact(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--day", formats=["%Y-%m-%d"], help="Compact this day (UTC), finished or not."),
+    ] = None,
+    all_days: Annotated[
+        bool,
+        typer.Option("--all", help="Every day, today's too (later arrivals are folded in by the next run)."),
+    ] = False,
+    lookback: Annotated[
+        int | None,
+        typer.Option("--lookback", min=1, help="Only the finished days of the last N days, as the daily run does."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite days that are up to date too.")] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder laid out like the bucket (default: build/demo, what demo writes)."),
+    ] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Compact this bucket instead.")] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="S3 endpoint for --bucket, e.g. a local moto (default: AWS_ENDPOINT_URL)."),
+    ] = None,
+    objects_per_file: Annotated[
+        int | None, typer.Option("--objects-per-file", min=1, help="Raw objects per Parquet file (default 50,000).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Rewrite days of sessions/ and scored/ as Parquet under compacted/ (by default every finished day, as the daily
+    function does); `query` then reads those days from Parquet and the others from the raw objects, same answers."""
+    from voice_analytics.compaction import CompactCommandError, run_compact_command
+
+    try:
+        code = run_compact_command(
+            day=day.date() if day else None,
+            all_days=all_days,
+            lookback_days=lookback,
+            force=force,
+            directory=directory,
+            bucket=bucket,
+            endpoint=endpoint,
+            objects_per_file=objects_per_file,
+            as_json=as_json,
+        )
+    except CompactCommandError as error:
         sys.stderr.write(f"error: {error}\n")
         raise typer.Exit(1) from error
     if code:
@@ -365,6 +419,15 @@ def cost(
         table.add_row(*row)
     console = Console()
     console.print(table)
+    for volume, figures in (list_price or always_free).items():
+        lines = figures["variable_usd"]
+        console.print(
+            f"{int(volume):,}/day: ${figures['per_1000_sessions_usd']:.4f} per 1,000 sessions ({figures['basis']}); "
+            f"Athena ${lines['athena']:,.2f} and compaction ${lines['compaction']:,.2f}; X-Ray ${lines['xray']:,.2f} "
+            f"({figures['xray_tracing']}); Salesforce {figures['salesforce_api_calls_per_session']} API calls a "
+            f"session; optional Firehose copy of the session log line "
+            f"${figures['optional_usd']['firehose_stream']:,.2f}."
+        )
 
     def met(flag: bool) -> str:
         return "met" if flag else "NOT met"

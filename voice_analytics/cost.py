@@ -15,6 +15,15 @@ the happy path (billed for the hours in which they are sent) and Athena (bytes s
 the S3 GET of every object a query reads). Per month whatever the volume: alarm metrics, dashboards, KMS keys and
 secrets (counted from the template), custom metrics sent only on failures, and the SQS polling that Lambda's event
 source mappings do while queues are idle.
+
+Analytics at scale (see docs/backend.md "Compaction" and "Cost"):
+- X-Ray follows the template's TracingMode (default PassThrough: nothing in this flow arrives sampled, no trace).
+- The daily compaction rewrites finished days as Parquet, so an analyst's query reads a few files per compacted day
+  and one object per session only for the days not compacted yet (today, and yesterday until the run); the
+  compaction's own reads, writes, compute and the Parquet copy are their own line.
+- The agent's one `session_analytics` log line per session into CloudWatch Logs, and the analysts' Logs Insights
+  queries over it; the optional Firehose copy to S3 (off by default) is reported beside the total, not in it.
+- Salesforce calls: salesforce_sync sends one Lead and one Task collection call per SQS batch.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from voice_analytics.template import deployed_resources, load_template
+from voice_analytics.template import deployed_resources, load_template, parameter_values
 
 DAYS_PER_MONTH = 30.4
 HOURS_PER_MONTH = DAYS_PER_MONTH * 24
@@ -130,6 +139,33 @@ class Assumptions:
     secret_readers: int = 2
     hot_lead_topic_kms: bool = True
     bucket_sse_kms: bool = True
+    # --- analytics at scale --------------------------------------------------------------------------------------
+    # The template's TracingMode: Active traces what Lambda samples; PassThrough only requests that arrive sampled,
+    # and S3 event notifications, EventBridge rules and SQS carry no sampled trace header here: none.
+    tracing_active: bool = False
+    compaction: bool = True
+    compaction_objects_per_file: int = 50_000
+    compaction_memory_mb: int = 2048
+    # Wall time per raw object in the function: 32 concurrent GETs of ~20 ms (0.6 ms each), gunzip and DuckDB's
+    # conversion (about 0.1 ms an object measured by `make bench`); rounded up to allow for slow GETs.
+    compaction_ms_per_object: float = 2.0
+    # Parquet (zstd) bytes per gzip JSON byte of the same records; `make bench` measures it on generated sessions.
+    parquet_share_of_gzip: float = 0.5
+    # Range GETs Athena makes per Parquet file read (footer, then the column chunks a query needs): kept high.
+    athena_gets_per_parquet_file: int = 20
+    # Of the days a query scans, the share read from raw objects: today's (half over, on average) and yesterday's
+    # until the 01:15 UTC run (1.25 h of 24). The rest is read from Parquet.
+    raw_days_per_query: float = 0.5 + 1.25 / 24
+    # The agent's structured session_analytics line (one per session, no PII), and Logs Insights queries over it.
+    session_log_line_bytes: int = 800
+    logs_insights_queries_per_day: int = 20
+    logs_insights_days_scanned_per_query: int = 1
+    # The optional subscription filter -> Firehose -> S3 copy of that line (a template condition, off by default).
+    firehose_stream: bool = False
+    firehose_buffer_seconds: int = 60
+    # salesforce_sync: a Lead collection upsert and a Task collection call per batch (up to 200 records each).
+    salesforce_calls_per_batch: int = 2
+    sqs_batch_size: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DEFAULT_COMPUTE_MS, 10))
 
 
 @cache
@@ -160,6 +196,7 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
     global_function = template.get("Globals", {}).get("Function", {})
     memory = int(global_function.get("MemorySize", 128))
     windows = dict(DEFAULT_BATCHING_WINDOW_S)
+    batch_sizes = dict.fromkeys(DEFAULT_COMPUTE_MS, 10)
     event_sources = 0
     secret_names: set[str] = set()
     secret_readers = 0
@@ -167,11 +204,13 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
     topics = {body["name"]: body for body in by_type.get("AWS::SNS::Topic", [])}
     for function in by_type.get("AWS::Serverless::Function", []):
         service = str(function["Handler"]).split(".")[1]
-        memory = int(function.get("MemorySize", memory))
-        for event in function.get("Events", {}).values():
-            if event["Type"] == "SQS":
-                event_sources += 1
-                windows[service] = float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        sqs_events = [event for event in function.get("Events", {}).values() if event["Type"] == "SQS"]
+        if sqs_events:  # the per-session functions (the daily compaction has its own memory size and line)
+            memory = int(function.get("MemorySize", memory))
+        for event in sqs_events:
+            event_sources += 1
+            windows[service] = float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+            batch_sizes[service] = int(event["Properties"].get("BatchSize", 10))
         variables = function.get("Environment", {}).get("Variables", {})
         secrets = {json.dumps(value) for key, value in variables.items() if key.endswith("_SECRET_NAME")}
         secret_names |= secrets
@@ -187,6 +226,17 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
             # calls to moto and the emulators, and FAR_END_MS is added on top: a conservative upper bound.
             if name in compute and isinstance(figures, dict) and figures.get("warm_p50_ms_per_record"):
                 compute[name] = float(figures["warm_p50_ms_per_record"])
+    tracing = global_function.get("Tracing", "PassThrough")
+    if isinstance(tracing, dict) and "Ref" in tracing:
+        tracing = parameter_values(template)[tracing["Ref"]]
+    compact = next(
+        (
+            function
+            for function in by_type.get("AWS::Serverless::Function", [])
+            if function["name"] == "CompactFunction"
+        ),
+        None,
+    )
     bucket_sse_kms = any(
         rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"].startswith("aws:kms")
         for bucket in by_type.get("AWS::S3::Bucket", [])
@@ -204,6 +254,10 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
         memory_mb=memory,
         compute_ms=compute,
         batching_window_s=windows,
+        sqs_batch_size=batch_sizes,
+        tracing_active=tracing == "Active",
+        compaction=compact is not None,
+        compaction_memory_mb=int(compact.get("MemorySize", memory)) if compact else Assumptions.compaction_memory_mb,
     )
 
 
@@ -269,11 +323,16 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
     reservoir = XRAY_RESERVOIR_PER_SECOND * SECONDS_PER_MONTH
     for name, count in messages.items():
         rate = per_second * (assumptions.hot_share if name == "hot_lead_alert" else 1.0)
-        batch = min(10.0, max(1.0, rate * assumptions.batching_window_s.get(name, 0.0)))
+        largest = float(assumptions.sqs_batch_size.get(name, 10))
+        batch = min(largest, max(1.0, rate * assumptions.batching_window_s.get(name, 0.0)))
         invocations[name] = count / batch
-        xray_traces += min(invocations[name], reservoir) + XRAY_FIXED_RATE * max(0.0, invocations[name] - reservoir)
-        per_message_s = (assumptions.compute_ms[name] + FAR_END_MS[name]) / 1000
+        if assumptions.tracing_active:
+            xray_traces += min(invocations[name], reservoir) + XRAY_FIXED_RATE * max(0.0, invocations[name] - reservoir)
+        # Salesforce's far end is per batch (two collection calls), the others' per message.
+        far_end_ms = FAR_END_MS[name] / batch if name == "salesforce_sync" else FAR_END_MS[name]
+        per_message_s = (assumptions.compute_ms[name] + far_end_ms) / 1000
         gb_seconds += count * per_message_s * assumptions.memory_mb / 1024
+    salesforce_calls = invocations["salesforce_sync"] * assumptions.salesforce_calls_per_batch
     total_invocations = sum(invocations.values())
     total_messages = sum(messages.values())
 
@@ -286,12 +345,77 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
 
     # Athena bills the bytes it reads from S3, i.e. gzip objects at their compressed (stored) size, at least 10 MB
     # a query; and every object a query reads is one S3 GET (plus one LIST page per 1,000 keys of a partition).
+    # With compaction, the days already compacted are a few Parquet files each (a few range GETs per file).
     queries = assumptions.analyst_queries_per_day * DAYS_PER_MONTH
-    objects_per_query = sessions_per_day * assumptions.analyst_days_scanned_per_query
-    scanned_mb = max(float(price["athena_min_mb_per_query"]), objects_per_query * assumptions.scored_object_bytes / MB)
+    days_scanned = float(assumptions.analyst_days_scanned_per_query)
+    raw_days = min(days_scanned, assumptions.raw_days_per_query) if assumptions.compaction else days_scanned
+    compacted_days = days_scanned - raw_days
+    files_per_day = max(1, math.ceil(sessions_per_day / assumptions.compaction_objects_per_file))
+    objects_per_query = sessions_per_day * raw_days
+    parquet_bytes_per_query = (
+        sessions_per_day * compacted_days * assumptions.scored_object_bytes * assumptions.parquet_share_of_gzip
+    )
+    scanned_mb = max(
+        float(price["athena_min_mb_per_query"]),
+        (objects_per_query * assumptions.scored_object_bytes + parquet_bytes_per_query) / MB,
+    )
     athena_tb = queries * scanned_mb / MB
-    athena_gets = queries * objects_per_query
-    athena_lists = queries * assumptions.analyst_days_scanned_per_query * max(1, math.ceil(sessions_per_day / 1000))
+    parquet_gets = math.ceil(compacted_days) * files_per_day * assumptions.athena_gets_per_parquet_file
+    athena_gets = queries * (objects_per_query + parquet_gets)
+    raw_partitions = math.ceil(raw_days)
+    athena_lists = queries * (
+        raw_partitions * max(1, math.ceil(objects_per_query / max(raw_partitions, 1) / 1000))
+        + math.ceil(compacted_days)
+    )
+
+    # The compaction: once a day it lists the last lookback days of both raw prefixes, reads each new raw object
+    # once (sessions/ and scored/), writes a few Parquet files and two small JSON files per view, and keeps the
+    # Parquet copy as long as the raw objects are kept.
+    compaction_usd: dict[str, float] = {}
+    if assumptions.compaction:
+        runs = DAYS_PER_MONTH
+        raw_reads = 2 * sessions
+        compaction_lists = runs * 2 * 7 * max(1, math.ceil(sessions_per_day / 1000))
+        compaction_puts = runs * 2 * (files_per_day + 2)
+        compaction_gb_seconds = (
+            raw_reads * assumptions.compaction_ms_per_object / 1000 * (assumptions.compaction_memory_mb / 1024)
+        )
+        parquet_gb = (
+            sessions
+            * (assumptions.session_object_bytes + assumptions.scored_object_bytes)
+            * assumptions.parquet_share_of_gzip
+            / GB
+            * assumptions.months_of_records_stored
+        )
+        compaction_usd = {
+            "s3_requests": raw_reads * price["s3_get_per_1000"] / 1000
+            + compaction_lists * price["s3_list_per_1000"] / 1000
+            + compaction_puts * price["s3_put_per_1000"] / 1000,
+            "lambda": runs * price["lambda_requests_per_million"] / 1e6
+            + compaction_gb_seconds * price["lambda_arm64_gb_second"],
+            "parquet_storage": parquet_gb * price["s3_standard_gb_month"],
+        }
+
+    # The session_analytics line: ingested and stored in CloudWatch Logs, scanned by the analysts' Logs Insights
+    # queries. The Firehose copy bills every record rounded up to 5 KB (each line assumed its own record: an upper
+    # bound, CloudWatch Logs batches them) plus one S3 PUT per buffer interval.
+    session_log_gb = sessions * assumptions.session_log_line_bytes / GB
+    insights_gb = (
+        assumptions.logs_insights_queries_per_day
+        * DAYS_PER_MONTH
+        * sessions_per_day
+        * assumptions.logs_insights_days_scanned_per_query
+        * assumptions.session_log_line_bytes
+        / GB
+    )
+    record_kb = max(float(price["firehose_record_rounding_kb"]), assumptions.session_log_line_bytes / 1024)
+    firehose_usd = (
+        sessions * record_kb * 1024 / GB * price["firehose_gb_ingested"]
+        + SECONDS_PER_MONTH / assumptions.firehose_buffer_seconds * price["s3_put_per_1000"] / 1000
+        + session_log_gb * price["s3_standard_gb_month"]
+        if sessions
+        else 0.0
+    )
 
     # KMS requests to AWS managed keys (no KMS key of our own): the hot-lead topic's aws/sns key, 2 requests per
     # publisher per 5 minutes with a publish; the bucket's aws/s3 key with a Bucket Key, one request per writer per
@@ -347,6 +471,10 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
         + allowances.billable(hot, "sns_email_month") * price["sns_email_per_100000"] / 1e5,
         "cloudwatch_logs": allowances.billable(log_gb, "cloudwatch_logs_gb_month")
         * (price["cloudwatch_logs_ingest_gb"] + price["cloudwatch_logs_storage_gb_month"]),
+        "session_analytics_logs": allowances.billable(session_log_gb, "cloudwatch_logs_gb_month")
+        * (price["cloudwatch_logs_ingest_gb"] + price["cloudwatch_logs_storage_gb_month"])
+        + insights_gb * price["cloudwatch_logs_insights_gb_scanned"]
+        + (firehose_usd if assumptions.firehose_stream else 0.0),
         "cloudwatch_custom_metrics": allowances.billable(happy_metric_months, "cloudwatch_custom_metrics")
         * price["cloudwatch_custom_metric_month"],
         "xray": allowances.billable(xray_traces, "xray_traces_month") * price["xray_traces_recorded_per_million"] / 1e6,
@@ -355,6 +483,7 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
         "athena": athena_tb * price["athena_tb_scanned"]
         + athena_gets * price["s3_get_per_1000"] / 1000
         + athena_lists * price["s3_list_per_1000"] / 1000,
+        "compaction": sum(compaction_usd.values()),
     }
     fixed["cloudwatch_failure_metrics"] = (
         allowances.billable(metric_months["failure"], "cloudwatch_custom_metrics")
@@ -380,6 +509,12 @@ def monthly_cost(sessions_per_day: float, assumptions: Assumptions, free_tier: b
         "kms_requests": round(kms_requests),
         "custom_metric_months": {name: round(value, 3) for name, value in metric_months.items()},
         "athena_s3_gets": round(athena_gets),
+        "xray_tracing": "Active" if assumptions.tracing_active else "PassThrough",
+        "compaction_usd": {name: round(value, 4) for name, value in compaction_usd.items()},
+        "salesforce_api_calls_per_day": round(salesforce_calls / DAYS_PER_MONTH),
+        "salesforce_api_calls_per_session": round(salesforce_calls / sessions, 3) if sessions else 0.0,
+        # Not in the totals unless the template's Firehose condition is on (Assumptions.firehose_stream).
+        "optional_usd": {"firehose_stream": round(firehose_usd, 4)},
         "region": load_prices()["region"],
         "prices_as_of": load_prices()["as_of"],
     }

@@ -13,9 +13,12 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from functions.compact.tables import GlueTable
 
 # The repository's template (the commands run from a checkout of the repository).
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "template.yaml"
@@ -53,6 +56,19 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} is not a CloudFormation template")
     return loaded
+
+
+def glue_tables(template: Mapping[str, Any]) -> dict[str, GlueTable]:
+    """The template's `AWS::Glue::Table` resources (tables and views) by Glue name, in template order, read the way
+    the compact function reads them from Glue (functions/compact/tables.py)."""
+    from functions.compact.tables import glue_table
+
+    found: dict[str, GlueTable] = {}
+    for resource in (template.get("Resources") or {}).values():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Glue::Table":
+            table = glue_table((resource.get("Properties") or {})["TableInput"])
+            found[table.name] = table
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------- conditions

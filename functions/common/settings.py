@@ -95,6 +95,19 @@ class HotLeadAlertSettings(_Settings):
     hot_lead_topic_arn: str = "arn:aws:sns:us-east-1:123456789012:voice-analytics-hot-leads-local"
 
 
+class CompactSettings(_Settings):
+    """The daily compaction (functions/compact): where the table definitions are, how far back it looks."""
+
+    glue_database: str = "voice_analytics_local"
+    compaction_lookback_days: Annotated[int, Field(ge=1, le=366)] = 7
+    compaction_settle_hours: Annotated[float, Field(ge=0, le=48)] = 1.0
+    # Raw objects per Parquet file: 100,000 sessions a day make two files a day per view.
+    compaction_objects_per_file: Annotated[int, Field(ge=1)] = 50_000
+    compaction_read_threads: Annotated[int, Field(ge=1, le=256)] = 32
+    compaction_work_dir: str = "/tmp"  # noqa: S108 - Lambda's only writable folder (EphemeralStorage in the template)
+    max_decompressed_bytes: Annotated[int, Field(ge=1024)] = 5 * 1024 * 1024
+
+
 SettingsT = TypeVar("SettingsT", bound=_Settings)
 
 
@@ -122,3 +135,8 @@ def amplitude_events_settings() -> AmplitudeEventsSettings:
 @cache
 def hot_lead_alert_settings() -> HotLeadAlertSettings:
     return load_settings(HotLeadAlertSettings)
+
+
+@cache
+def compact_settings() -> CompactSettings:
+    return load_settings(CompactSettings)

@@ -544,6 +544,10 @@ class LocalStack:
             return self.stack_name
         if logical_id in self.cfn_template.get("Parameters", {}):
             return self.parameter(logical_id)
+        if logical_id in self.skipped_resources:
+            # What create_stack got in its place (prepare_for_moto): e.g. the Glue database in the compact function's
+            # environment; that function has no event source, so nothing runs with it locally.
+            return SKIPPED_PLACEHOLDER
         if logical_id not in self.view.resources:
             raise LocalStackError(f"cannot resolve Ref {logical_id!r}: not in the stack")
         if self.resource_type(logical_id) == "AWS::SQS::Queue":

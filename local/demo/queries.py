@@ -1,13 +1,18 @@
-"""SQL over the session records with DuckDB, with the Athena tables and named queries of template.yaml.
+"""SQL over the session records with DuckDB, with the Athena tables, views and named queries of template.yaml.
 
 Everything about the tables comes from the template, nothing is restated here:
-- `athena_tables()` reads the `AWS::Glue::Table` resources: table name, S3 prefix (from `StorageDescriptor.Location`),
-  columns with their Hive types, partition keys, and the SerDe's `ignore.malformed.json`.
-- `connect(root)` opens an in-memory DuckDB with one view per table (`sessions`, `scored`) over a folder laid out
-  like the bucket (`<root>/sessions/year=YYYY/month=MM/day=DD/*.json.gz`, the same under `scored/`): exactly the
-  Glue columns, in the Glue order and with the Glue types (keys the table does not declare are not visible, as in
-  Athena), then the partition columns `year`, `month`, `day` as strings. A table with no objects is an empty view,
-  so queries still bind.
+- `athena_tables()` reads the `AWS::Glue::Table` resources (voice_analytics/template.py `glue_tables`, read as the
+  compact function reads them from Glue): the raw JSON tables (`sessions_raw`, `scored_raw`: S3 prefix, columns with
+  their Hive types, partition keys, the SerDe's `ignore.malformed.json`), the compacted Parquet tables
+  (`sessions_compacted`, `scored_compacted`) and the analysts' views (`sessions`, `scored`) that read each day from
+  exactly one of the two.
+- `connect(root)` opens an in-memory DuckDB over a folder laid out like the bucket
+  (`<root>/sessions/year=YYYY/month=MM/day=DD/*.json.gz`, the same under `scored/`, and `<root>/compacted/...` once
+  `voice-analytics compact` ran): one DuckDB view per raw table (exactly the Glue columns, in the Glue order, with
+  the Glue types, then `year`, `month`, `day` as strings), one per compacted table (the files its days' manifests
+  list), and the analysts' views with the SQL the compact function writes to Glue (functions/compact/tables.py),
+  for the days compacted in that folder. How each table is read: functions/compact/duck.py. A table with no
+  objects is an empty view, so queries still bind.
 - `presets()` reads the `AWS::Athena::NamedQuery` resources (name, description, QueryString).
 - `athena_to_duckdb()` is the ONE place where Athena (Trino/Presto) SQL is adapted to DuckDB; see its docstring
   for the rules. Every preset is run on DuckDB by tests/integration/test_query.py.
@@ -28,27 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_analytics.template import load_template
+from functions.compact.duck import empty_select, json_select, parquet_select
+from functions.compact.glue_types import HiveTypeError
+from functions.compact.glue_types import hive_to_duckdb as _hive_to_duckdb
+from functions.compact.logic import current_manifests
+from functions.compact.store import DirectoryStore
+from functions.compact.tables import GlueTable, TableDefinitionError, compacted_views, view_sql
+from voice_analytics.template import glue_tables, load_template
 
-# Hive primitive types as DuckDB spells them.
-_HIVE_PRIMITIVES = {
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "char": "VARCHAR",
-    "tinyint": "TINYINT",
-    "smallint": "SMALLINT",
-    "int": "INTEGER",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "float": "FLOAT",
-    "double": "DOUBLE",
-    "decimal": "DECIMAL",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "binary": "BLOB",
-}
-_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|<|>|,|:|\(|\)|\d+)")
 # Rows a console table shows per query before "... N more rows".
 CONSOLE_ROWS = 10
 
@@ -57,13 +49,8 @@ class QueryError(RuntimeError):
     """A query could not run; the message names the query (preset name, or the SQL itself) and says why."""
 
 
-@dataclass(frozen=True)
-class AthenaTable:
-    name: str
-    prefix: str  # key prefix in the bucket, without the trailing slash ("sessions")
-    columns: tuple[tuple[str, str], ...]  # (name, Hive type), in the Glue order
-    partition_keys: tuple[tuple[str, str], ...]
-    ignore_malformed_json: bool
+# A Glue table or view of the template (functions/compact/tables.py), under the name this module always used.
+AthenaTable = GlueTable
 
 
 @dataclass(frozen=True)
@@ -124,32 +111,12 @@ def _resources(template: Mapping[str, Any] | None, resource_type: str) -> Iterab
             yield logical_id, resource.get("Properties") or {}
 
 
-def _location_prefix(location: Any) -> str:
-    """`s3://${SessionsBucket}/sessions/` (plain or in a Fn::Sub) -> "sessions"."""
-    text = location.get("Fn::Sub") if isinstance(location, dict) else location
-    if isinstance(text, list):
-        text = text[0]
-    match = re.fullmatch(r"s3://[^/]+/(.*)", str(text))
-    if not match or not match.group(1).strip("/"):
-        raise QueryError(f"cannot read a key prefix from the Glue table location {location!r}")
-    return match.group(1).strip("/")
-
-
 def athena_tables(template: Mapping[str, Any] | None = None) -> dict[str, AthenaTable]:
-    """The template's Glue tables by name, in template order."""
-    tables = {}
-    for _, properties in _resources(template, "AWS::Glue::Table"):
-        table = properties["TableInput"]
-        storage = table["StorageDescriptor"]
-        serde = (storage.get("SerdeInfo") or {}).get("Parameters") or {}
-        tables[table["Name"]] = AthenaTable(
-            name=table["Name"],
-            prefix=_location_prefix(storage["Location"]),
-            columns=tuple((column["Name"], column["Type"]) for column in storage["Columns"]),
-            partition_keys=tuple((key["Name"], key["Type"]) for key in table.get("PartitionKeys") or []),
-            ignore_malformed_json=str(serde.get("ignore.malformed.json", "false")).lower() == "true",
-        )
-    return tables
+    """The template's Glue tables and views by name, in template order."""
+    try:
+        return glue_tables(template if template is not None else _repository_template())
+    except TableDefinitionError as error:
+        raise QueryError(str(error)) from error
 
 
 def presets(template: Mapping[str, Any] | None = None) -> dict[str, Preset]:
@@ -176,60 +143,11 @@ def find_preset(name: str, available: Mapping[str, Preset]) -> Preset:
 
 
 def hive_to_duckdb(hive_type: str) -> str:
-    """A Glue/Hive column type as a DuckDB type: struct<a:int> -> STRUCT("a" INTEGER), array<t> -> t[], map<k,v>
-    -> MAP(k, v), decimal(p,s) -> DECIMAL(p,s)."""
-    tokens: list[str] = _TOKEN.findall(hive_type)
-    if "".join(tokens) != re.sub(r"\s+", "", hive_type):
-        raise QueryError(f"unreadable Hive type {hive_type!r}")
-    position = 0
-
-    def take(expected: str | None = None) -> str:
-        nonlocal position
-        if position >= len(tokens):
-            raise QueryError(f"unreadable Hive type {hive_type!r}: it ends early")
-        token = tokens[position]
-        if expected is not None and token != expected:
-            raise QueryError(f"unreadable Hive type {hive_type!r}: {expected!r} expected, {token!r} found")
-        position += 1
-        return token
-
-    def parse() -> str:
-        word = take().lower()
-        if word == "struct":
-            take("<")
-            fields = []
-            while True:
-                name = take()
-                take(":")
-                fields.append(f'"{name}" {parse()}')
-                if take() == ">":
-                    return f"STRUCT({', '.join(fields)})"
-        if word == "array":
-            take("<")
-            element = parse()
-            take(">")
-            return f"{element}[]"
-        if word == "map":
-            take("<")
-            key = parse()
-            take(",")
-            value = parse()
-            take(">")
-            return f"MAP({key}, {value})"
-        if word not in _HIVE_PRIMITIVES:
-            raise QueryError(f"unreadable Hive type {hive_type!r}: unknown type {word!r}")
-        if position < len(tokens) and tokens[position] == "(":
-            take("(")
-            arguments = [take()]
-            while take() == ",":
-                arguments.append(take())
-            return "VARCHAR" if word in ("varchar", "char") else f"DECIMAL({', '.join(arguments)})"
-        return _HIVE_PRIMITIVES[word]
-
-    result = parse()
-    if position != len(tokens):
-        raise QueryError(f"unreadable Hive type {hive_type!r}: trailing {tokens[position:]}")
-    return result
+    """A Glue/Hive column type as a DuckDB type (functions/compact/glue_types.py); QueryError if unreadable."""
+    try:
+        return _hive_to_duckdb(hive_type)
+    except HiveTypeError as error:
+        raise QueryError(str(error)) from error
 
 
 # ------------------------------------------------------------------------------------------------ translation
@@ -315,41 +233,49 @@ def _translate_reduce(sql: str) -> str:
 # ------------------------------------------------------------------------------------------------------ DuckDB
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def connect(root: Path, tables: Mapping[str, AthenaTable] | None = None) -> Any:
-    """An in-memory DuckDB with one view per Athena table over the bucket-like folder `root` (UTC clock)."""
+    """An in-memory DuckDB with the Athena tables and views over the bucket-like folder `root` (UTC clock)."""
     import duckdb
 
+    tables = tables if tables is not None else athena_tables()
+    try:
+        views = compacted_views(tables.values())
+    except TableDefinitionError as error:
+        raise QueryError(str(error)) from error
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")  # Athena's current_date is UTC
-    for table in (tables if tables is not None else athena_tables()).values():
-        connection.execute(_view_sql(root, table))
+    # One thread: DuckDB adds floating-point values in the order rows reach it, and with several threads that order
+    # (so the last digit of an average rounded to 3 places) changed from one run of a preset to the next. On one
+    # thread files are read in path order, which is also the order the compaction writes rows in, so a preset gives
+    # the same answer before and after compaction, to the last digit.
+    connection.execute("SET threads = 1")
+    store = DirectoryStore(root)
+    compacted_files: dict[str, list[str]] = {}
+    compacted_days: dict[str, list[dt.date]] = {}
+    for view in views.values():
+        manifests = current_manifests(store, view)
+        compacted_days[view.name] = list(manifests)
+        compacted_files[view.compacted.name] = [
+            (root / file.key).as_posix() for manifest in manifests.values() for file in manifest.files
+        ]
+    for table in tables.values():
+        if table.kind == "json":
+            connection.execute(f'CREATE VIEW "{table.name}" AS {_raw_select(root, table)}')
+        elif table.kind == "parquet":
+            files = compacted_files.get(table.name, [])
+            select = parquet_select(files, table) if files else empty_select(table)
+            connection.execute(f'CREATE VIEW "{table.name}" AS {select}')
+    for view in views.values():
+        sql = athena_to_duckdb(view_sql(view, compacted_days[view.name]))
+        connection.execute(f'CREATE VIEW "{view.name}" AS {sql}')
     return connection
 
 
-def _view_sql(root: Path, table: AthenaTable) -> str:
-    columns = [(name, hive_to_duckdb(hive_type)) for name, hive_type in table.columns]
-    partitions = [(name, hive_to_duckdb(hive_type)) for name, hive_type in table.partition_keys]
-    select = ", ".join(f'"{name}"' for name, _ in columns + partitions)
+def _raw_select(root: Path, table: AthenaTable) -> str:
     folder = root / table.prefix
     if not folder.is_dir() or not any(folder.rglob("*.json.gz")):
-        typed_nulls = ", ".join(f'CAST(NULL AS {duck}) AS "{name}"' for name, duck in columns + partitions)
-        return f'CREATE VIEW "{table.name}" AS SELECT {typed_nulls} WHERE false'
-    struct = ", ".join(f"{_literal(name)}: {_literal(duck)}" for name, duck in columns)
-    options = [
-        _literal((folder / "**" / "*.json.gz").as_posix()),
-        "format = 'newline_delimited'",
-        f"columns = {{{struct}}}",
-    ]
-    if partitions:
-        hive_types = ", ".join(f"{_literal(name)}: {_literal(duck)}" for name, duck in partitions)
-        options += ["hive_partitioning = true", f"hive_types = {{{hive_types}}}"]
-    if table.ignore_malformed_json:
-        options.append("ignore_errors = true")  # the SerDe's ignore.malformed.json
-    return f'CREATE VIEW "{table.name}" AS SELECT {select} FROM read_json({", ".join(options)})'  # noqa: S608
+        return empty_select(table)
+    return json_select([(folder / "**" / "*.json.gz").as_posix()], table)
 
 
 def _label(name: str) -> str:
@@ -404,16 +330,19 @@ def run_queries(
 
 
 def has_records(root: Path, tables: Mapping[str, AthenaTable] | None = None) -> bool:
-    return any(
-        any((root / table.prefix).rglob("*.json.gz"))
-        for table in (tables if tables is not None else athena_tables()).values()
-    )
+    """Whether `root` holds any raw record or compacted file of the tables."""
+    for table in (tables if tables is not None else athena_tables()).values():
+        pattern = {"json": "*.json.gz", "parquet": "*.parquet"}.get(table.kind)
+        if pattern and any((root / table.prefix).rglob(pattern)):
+            return True
+    return False
 
 
 def download_bucket(
     bucket: str, target: Path, *, endpoint_url: str | None = None, tables: Mapping[str, AthenaTable] | None = None
 ) -> int:
-    """Copy every object under the tables' prefixes of `bucket` into `target` (same keys); returns how many."""
+    """Copy every object of the tables' prefixes of `bucket` into `target` (same keys): the raw records and the
+    compacted days (files and manifests); returns how many."""
     import boto3
     from botocore.config import Config
 
@@ -422,11 +351,14 @@ def download_bucket(
     )
     count = 0
     for table in (tables if tables is not None else athena_tables()).values():
+        if table.kind == "view":
+            continue
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=table.prefix + "/"):
             for item in page.get("Contents", []):
                 key = item["Key"]
                 destination = target / key
-                if not key.endswith(".json.gz") or not destination.resolve().is_relative_to(target.resolve()):
+                wanted = key.endswith(".json.gz") if table.kind == "json" else key.endswith((".parquet", ".json"))
+                if not wanted or not destination.resolve().is_relative_to(target.resolve()):
                     continue
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 client.download_file(bucket, key, str(destination))

@@ -344,8 +344,13 @@ class Demo:
         # Records downloaded for DuckDB: build/demo/sessions/... and build/demo/scored/..., like the bucket.
         sessions_prefix = score_settings.sessions_prefix.rstrip("/")
         scored_prefix = score_settings.scored_prefix.rstrip("/")
-        for prefix in (sessions_prefix, scored_prefix):
-            shutil.rmtree(self.out_dir / prefix, ignore_errors=True)
+        # Every table's folder, the compacted ones too: an earlier run's `voice-analytics compact` output would be
+        # read in place of this run's records.
+        from local.demo.queries import athena_tables
+
+        for table in athena_tables().values():
+            if table.prefix:
+                shutil.rmtree(self.out_dir / table.prefix, ignore_errors=True)
         records = download_records(s3, bucket, sessions_prefix, self.out_dir)
         scored = download_records(s3, bucket, scored_prefix, self.out_dir)
         scored_keys = object_keys(s3, bucket, scored_prefix)

@@ -93,6 +93,15 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return resources(template, "AWS::Serverless::Function")
 
 
+def consumers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The functions fed by an SQS queue (every function but the scheduled compaction)."""
+    return {
+        name: body
+        for name, body in functions(template).items()
+        if any(event["Type"] == "SQS" for event in body["Properties"].get("Events", {}).values())
+    }
+
+
 def function_timeout(template: dict[str, Any], body: dict[str, Any]) -> int:
     return int(body["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"]))
 
@@ -270,7 +279,7 @@ def test_documented_parameter_defaults_are_the_templates(template: dict[str, Any
 
 
 def test_dead_letter_queue_url_is_the_functions_own_dlq(template: dict[str, Any]) -> None:
-    for name, body in functions(template).items():
+    for name, body in consumers(template).items():
         variable = function_environment(template, body)["DEAD_LETTER_QUEUE_URL"]
         assert logical_id(variable) == dead_letter_target(template, consumed_queue(template, name)), name
 
@@ -300,16 +309,16 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_its_own_dlq(template:
 def test_every_work_queue_has_one_consumer_and_visibility_is_six_times_its_timeout(template: dict[str, Any]) -> None:
     queues = resources(template, "AWS::SQS::Queue")
     work_queues = {name for name, queue in queues.items() if "RedrivePolicy" in queue["Properties"]}
-    consumers = [consumed_queue(template, name) for name in functions(template)]
-    assert sorted(consumers) == sorted(work_queues)
-    for name, body in functions(template).items():
+    consumed = [consumed_queue(template, name) for name in consumers(template)]
+    assert sorted(consumed) == sorted(work_queues)
+    for name, body in consumers(template).items():
         queue = queues[consumed_queue(template, name)]
         assert queue["Properties"]["VisibilityTimeout"] >= SQS_VISIBILITY_FACTOR * function_timeout(template, body)
 
 
 def test_every_sqs_event_source_reports_batch_item_failures(template: dict[str, Any]) -> None:
     sources = sqs_event_sources(template)
-    assert len(sources) == len(functions(template)) == 4
+    assert len(sources) == len(consumers(template)) == 4
     for name, properties in sources:
         assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
         assert 1 <= properties["BatchSize"] <= 10, name  # above 10 needs a batching window and changes semantics
@@ -331,7 +340,11 @@ def test_reserved_concurrency_equals_each_event_sources_maximum_concurrency(temp
             maximum = template["Parameters"][maximum["Ref"]]["Default"]
         assert 2 <= maximum <= 1000, name  # AWS's bounds for an SQS event source
         reserved_total += maximum
-    assert reserved_total == 14  # stated in the ReserveConcurrency description and docs/backend.md
+    # The daily compaction: one run at a time.
+    reserved_total += if_condition_true(
+        functions(template)["CompactFunction"]["Properties"]["ReservedConcurrentExecutions"], "ReservedConcurrency"
+    )
+    assert reserved_total == 15  # stated in the ReserveConcurrency description and docs/backend.md
 
 
 def test_salesforce_consumer_concurrency_comes_from_its_parameter(template: dict[str, Any]) -> None:
@@ -582,9 +595,10 @@ def test_function_role_grants_exactly_its_own_resources(
 
 def test_each_function_has_its_own_role_assumable_by_lambda_only(template: dict[str, Any]) -> None:
     roles = [function_role(template, name)[0] for name in functions(template)]
-    assert len(set(roles)) == len(roles) == 4
-    # The other roles are the optional log stream's, for Firehose and CloudWatch Logs (test_session_analytics.py).
-    assert set(roles) == set(resources(template, "AWS::IAM::Role")) - LOG_STREAM_ROLES
+    assert len(set(roles)) == len(roles) == 5
+    # The other roles are the compaction schedule's (test_the_schedule_may_only_invoke_the_compact_function) and the
+    # optional log stream's, for Firehose and CloudWatch Logs (test_session_analytics.py).
+    assert set(roles) | {"CompactScheduleRole"} == set(resources(template, "AWS::IAM::Role")) - LOG_STREAM_ROLES
     for name in roles:
         properties = template["Resources"][name]["Properties"]
         [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
@@ -603,7 +617,7 @@ def test_no_role_gets_the_managed_sqs_execution_policy_or_any_managed_policy(tra
     the roles it generates; with explicit roles, the translation holds no managed policy at all."""
     assert "AWSLambdaSQSQueueExecutionRole" not in json.dumps(translated)
     roles = resources(translated, "AWS::IAM::Role")
-    assert len(roles) == 4 + len(LOG_STREAM_ROLES)
+    assert len(roles) == 6 + len(LOG_STREAM_ROLES)  # one per function, the compaction schedule's, the log stream's
     for name, role in roles.items():
         assert not role["Properties"].get("ManagedPolicyArns"), name
     for name, function in resources(translated, "AWS::Lambda::Function").items():
@@ -625,17 +639,17 @@ def test_resource_star_only_where_aws_requires_it(template: dict[str, Any]) -> N
 def test_idempotency_key_prefixes_are_the_handlers_consumers(template: dict[str, Any]) -> None:
     """dynamodb:LeadingKeys works because Powertools writes `<key_prefix>#<hash>` and every handler passes its
     CONSUMER as key_prefix (tests/integration/test_handlers.py checks the stored keys)."""
-    consumers = set()
-    for name, body in functions(template).items():
+    prefixes = set()
+    for name, body in consumers(template).items():
         consumer = _handler_consumer(body)
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
         # Per record (once_per_session) or, for a batch served by one collection call, per claimed session.
         per_session = "@kit.once_per_session" in source or "claims = kit.session_claims()" in source
         assert re.search(r"lambda_kit\(\s*CONSUMER,", source) and per_session, name
-        consumers.add(consumer)
+        prefixes.add(consumer)
     kit = (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
     assert "key_prefix=self.consumer" in kit and "return SessionClaims(self.consumer," in kit
-    assert consumers == {"score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert"}
+    assert prefixes == {"score_lead", "salesforce_sync", "amplitude_events", "hot_lead_alert"}
 
 
 # ---------------------------------------------------------------------------------------------------- secrets
@@ -689,7 +703,10 @@ def test_log_event_switch_is_never_turned_on(template: dict[str, Any]) -> None:
     for name, body in functions(template).items():
         assert "POWERTOOLS_LOGGER_LOG_EVENT" not in function_environment(template, body), name
         source = (ROOT / "functions" / package_name(body) / "handler.py").read_text(encoding="utf-8")
-        assert re.search(r"^lambda_handler = kit\.sqs_(batch_)?handler\(", source, re.MULTILINE), name
+        if name in consumers(template):
+            assert re.search(r"^lambda_handler = kit\.sqs_(batch_)?handler\(", source, re.MULTILINE), name
+        else:  # the compaction's own stack, the same two outermost decorators
+            assert "@masked_failures\n@logger.inject_lambda_context(log_event=False)" in source, name
     kit = (ROOT / "functions" / "common" / "lambda_kit.py").read_text(encoding="utf-8")
     decorators = [line.strip().split("  #")[0] for line in kit.splitlines() if line.strip().startswith("@")]
     entries = [index for index, decorator in enumerate(decorators) if decorator == "@masked_failures"]
@@ -941,7 +958,7 @@ def test_checkov_suppressions_are_per_resource_reviewed_and_justified(template: 
             assert body["Type"] in REVIEWED_CHECKOV_SKIPS.get(skip["id"], set()), (name, skip["id"])
             assert len(skip["comment"].split()) >= 12, (name, skip["id"])  # a reason, not a shrug
             skips += 1
-    assert skips == 28
+    assert skips == 32
 
 
 def _logged_messages(package: str) -> set[str]:
@@ -970,12 +987,7 @@ def test_outcomes_query_counts_messages_the_functions_log_in_their_own_log_group
     logged = {message for package in packages for message in _logged_messages(package)}
     assert filtered and filtered <= logged, filtered - logged
     groups = {reference["Ref"] for reference in query["LogGroupNames"]}
-    log_groups = {
-        logical
-        for logical, body in template["Resources"].items()
-        if body["Type"] == "AWS::Logs::LogGroup"
-        and body["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/")
-    }
+    log_groups = {name.removesuffix("Function") + "LogGroup" for name in consumers(template)}
     assert groups == log_groups and len(groups) == 4
 
 
@@ -1078,3 +1090,122 @@ def test_a_bedrock_insights_call_at_its_worst_fits_in_score_leads_timeout(templa
     defaults = ScoreLeadSettings()
     assert worst_case_seconds(defaults) + RESERVE_SECONDS < timeout
     assert worst_case_seconds(defaults) == defaults.insights_attempts * (2.0 + defaults.insights_timeout_seconds)
+
+
+# ---------------------------------------------------------------------------------------------------- compaction
+
+
+def test_compact_function_role_grants_exactly_its_own_resources(template: dict[str, Any]) -> None:
+    """List and read the raw prefixes and compacted/, write and delete under compacted/ only, read the database's
+    tables and rewrite the two views; nothing of the queues, the table of idempotency keys or any secret."""
+    role_name, _ = function_role(template, "CompactFunction")
+    glue = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
+    listing = _condition({"StringLike": {"s3:prefix": ["sessions/*", "scored/*", "compacted/*"]}})
+    log_streams = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${CompactLogGroup}:*"
+    expected = (
+        {("s3:ListBucket", "SessionsBucket.Arn", listing)}
+        | {("s3:GetObject", f"{SESSIONS_BUCKET}/{prefix}/*", NO_CONDITION) for prefix in ("sessions", "scored")}
+        | {(action, f"{SESSIONS_BUCKET}/compacted/*", NO_CONDITION) for action in ("s3:GetObject", "s3:PutObject")}
+        | {("s3:DeleteObject", f"{SESSIONS_BUCKET}/compacted/*", NO_CONDITION)}
+        | {
+            ("glue:GetTables", glue + resource, NO_CONDITION)
+            for resource in ("catalog", "database/${AnalyticsDatabase}", "table/${AnalyticsDatabase}/*")
+        }
+        | {
+            ("glue:UpdateTable", glue + resource, NO_CONDITION)
+            for resource in (
+                "catalog",
+                "database/${AnalyticsDatabase}",
+                "table/${AnalyticsDatabase}/sessions",
+                "table/${AnalyticsDatabase}/scored",
+            )
+        }
+        | {(action, log_streams, NO_CONDITION) for action in LOG_ACTIONS}
+        | {(action, "*", NO_CONDITION) for action in XRAY_ACTIONS}
+    )
+    for on in (False, True):
+        assert role_grants(template, role_name, llm_scoring=on, hot_lead_topic_key=on, bedrock_insights=on) == expected
+    views = {
+        resource["Properties"]["TableInput"]["Name"]
+        for resource in resources(template, "AWS::Glue::Table").values()
+        if resource["Properties"]["TableInput"]["TableType"] == "VIRTUAL_VIEW"
+    }
+    assert views == {"sessions", "scored"}  # exactly the tables UpdateTable is granted on
+
+
+def test_the_schedule_runs_the_compact_function_daily_and_may_only_invoke_it(template: dict[str, Any]) -> None:
+    [schedule] = resources(template, "AWS::Scheduler::Schedule").values()
+    properties = schedule["Properties"]
+    assert properties["ScheduleExpression"] == "cron(15 1 * * ? *)"  # once a day, after yesterday (UTC) settled
+    assert properties["ScheduleExpressionTimezone"] == "UTC" and properties["State"] == "ENABLED"
+    assert properties["Target"]["Arn"] == {"Fn::GetAtt": ["CompactFunction", "Arn"]}
+    assert properties["Target"]["Input"] == "{}"  # the default run: the last CompactionLookbackDays finished days
+    role = template["Resources"][logical_id(properties["Target"]["RoleArn"])]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert role_grants(template, "CompactScheduleRole", llm_scoring=False) == {
+        ("lambda:InvokeFunction", "CompactFunction.Arn", NO_CONDITION)
+    }
+    body = functions(template)["CompactFunction"]
+    assert "Events" not in body["Properties"]  # nothing but the schedule invokes it
+    assert function_environment(template, body)["COMPACTION_LOOKBACK_DAYS"] == {"Ref": "CompactionLookbackDays"}
+    [alarm] = [
+        alarm["Properties"]
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": "CompactFunction"}}]
+    ]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Errors",
+        0,
+        "GreaterThanThreshold",
+    )
+
+
+def _template_view_payload(table_input: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The JSON a view's ViewOriginalText holds in the template: Join of the marker, Base64 of a Sub, the end."""
+    prefix, encoded, suffix = table_input["ViewOriginalText"]["Fn::Join"][1]
+    assert (prefix, suffix) == ("/* Presto View: ", " */")
+    payload: dict[str, Any] = json.loads(encoded["Fn::Base64"]["Fn::Sub"].replace("${Stage}", stage))
+    return payload
+
+
+def test_each_view_reads_its_raw_and_compacted_tables_and_is_what_the_function_writes(template: dict[str, Any]) -> None:
+    """The views name their two tables; the compacted table is Parquet under compacted/<view>/ with the raw table's
+    columns and the same partition projection; the view's stored SQL and columns are exactly what
+    functions/compact/tables.py writes to Glue for "nothing compacted yet" (one generator, no drift)."""
+    from functions.compact.tables import compacted_views, glue_table, presto_view_payload, view_table_input
+
+    inputs = {
+        body["Properties"]["TableInput"]["Name"]: body["Properties"]["TableInput"]
+        for body in resources(template, "AWS::Glue::Table").values()
+    }
+    views = compacted_views(glue_table(table_input) for table_input in inputs.values())
+    assert set(views) == {"sessions", "scored"}
+    for name, view in views.items():
+        assert (view.raw.name, view.compacted.name) == (f"{name}_raw", f"{name}_compacted")
+        assert (view.raw.prefix, view.compacted.prefix) == (name, f"compacted/{name}")
+        raw, compacted = inputs[view.raw.name], inputs[view.compacted.name]
+        assert "Parquet" in compacted["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+        projection = {key: value for key, value in raw["Parameters"].items() if key.startswith("projection.")}
+        assert {k: v for k, v in compacted["Parameters"].items() if k.startswith("projection.")} == projection
+        location = compacted["Parameters"]["storage.location.template"]["Fn::Sub"]
+        assert location == f"s3://${{SessionsBucket}}/compacted/{name}/year=${{!year}}/month=${{!month}}/day=${{!day}}/"
+        table_input = inputs[name]
+        assert _template_view_payload(table_input, "dev") == presto_view_payload(view, [], "voice_analytics_dev")
+        written = view_table_input(view, [], "voice_analytics_dev")
+        for key in ("TableType", "Parameters", "ViewExpandedText", "Description"):
+            assert written[key] == table_input[key], (name, key)
+        assert written["StorageDescriptor"]["Columns"] == table_input["StorageDescriptor"]["Columns"]
+
+
+def test_tracing_is_a_parameter_and_off_by_default(template: dict[str, Any], translated: dict[str, Any]) -> None:
+    """Lambda samples at a fixed rate when Active (sampling rules do not apply to it), so the only cost control is
+    the mode: PassThrough by default, which traces nothing in this flow (no trace header arrives with S3 events)."""
+    parameter = template["Parameters"]["TracingMode"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("PassThrough", ["Active", "PassThrough"])
+    assert template["Globals"]["Function"]["Tracing"] == {"Ref": "TracingMode"}
+    assert all("Tracing" not in body["Properties"] for body in functions(template).values())
+    for name, function in resources(translated, "AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": {"Ref": "TracingMode"}}, name
+    assert not resources(template, "AWS::XRay::SamplingRule")  # it would not change what Lambda samples

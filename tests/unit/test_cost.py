@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def test_counts_come_from_the_template_as_deployed_with_default_parameters() -> 
     assert assumptions.hot_lead_topic_kms  # alias/aws/sns by default
     assert assumptions.bucket_sse_kms  # aws/s3 with a Bucket Key
     assert assumptions.memory_mb >= 128
+    # The per-session functions' memory, not the compaction's (2 GB, its own line).
+    assert assumptions.memory_mb == 512 and assumptions.compaction_memory_mb == 2048
+    assert assumptions.compaction and not assumptions.tracing_active  # TracingMode defaults to PassThrough
 
 
 def test_a_metric_math_alarm_costs_one_alarm_metric_per_metric_it_reads() -> None:
@@ -117,8 +121,8 @@ def test_custom_metrics_are_billed_for_the_hours_they_are_sent_in() -> None:
 
 def test_athena_bills_compressed_bytes_and_one_s3_get_per_object_read() -> None:
     """gzip objects are scanned (and billed) at their stored size, at least 10 MB a query; every object read is a
-    GET, which dominates with one small object per session."""
-    assumptions = Assumptions()
+    GET, which dominates with one small object per session (without compaction)."""
+    assumptions = Assumptions(compaction=False)
     figures = monthly_cost(10_000, assumptions)
     prices = load_prices()["prices"]
     queries = assumptions.analyst_queries_per_day * 30.4
@@ -132,6 +136,7 @@ def test_athena_bills_compressed_bytes_and_one_s3_get_per_object_read() -> None:
     )
     assert figures["variable_usd"]["athena"] == pytest.approx(expected, abs=1e-3)
     assert figures["athena_s3_gets"] == round(queries * objects)
+    assert figures["variable_usd"]["compaction"] == 0
     tiny = monthly_cost(10, assumptions)["variable_usd"]["athena"]
     assert tiny >= queries * 10 / 1024**2 * prices["athena_tb_scanned"]  # the 10 MB minimum
 
@@ -219,3 +224,62 @@ def test_cost_command_shows_both_bases_and_says_which_is_which() -> None:
     assert "The flow alone" in result.output
     assert BASIS_LIST in result.output and BASIS_ALWAYS_FREE in result.output
     assert "never expire" in result.output and "only user" in result.output
+    assert "1,000/day: $0.0" in result.output and "per 1,000 sessions" in result.output
+    assert "(PassThrough)" in result.output and "API calls a session" in result.output
+
+
+def test_compacted_days_are_read_as_a_few_parquet_files_and_only_recent_days_as_objects() -> None:
+    assumptions = Assumptions()
+    prices = load_prices()["prices"]
+    figures = monthly_cost(100_000, assumptions)
+    queries = assumptions.analyst_queries_per_day * 30.4
+    raw_objects = 100_000 * assumptions.raw_days_per_query  # today (half over on average) and yesterday until 01:15
+    parquet_gets = 7 * 2 * assumptions.athena_gets_per_parquet_file  # 6.45 compacted days, 2 files of 50,000 a day
+    assert figures["athena_s3_gets"] == round(queries * (raw_objects + parquet_gets))
+    raw = monthly_cost(100_000, Assumptions(compaction=False))
+    assert figures["variable_usd"]["athena"] < raw["variable_usd"]["athena"] / 5
+    # What compaction costs itself: every raw object read once (sessions/ and scored/), and the Parquet copy.
+    compaction = figures["compaction_usd"]
+    assert compaction["s3_requests"] >= 2 * 100_000 * 30.4 * prices["s3_get_per_1000"] / 1000
+    assert compaction["parquet_storage"] > 0 and compaction["lambda"] > 0
+    assert figures["variable_usd"]["compaction"] == pytest.approx(sum(compaction.values()), abs=1e-3)
+
+
+def test_xray_costs_nothing_unless_tracing_is_active() -> None:
+    assert monthly_cost(100_000, Assumptions())["variable_usd"]["xray"] == 0
+    assert monthly_cost(100_000, Assumptions())["xray_traces"] == 0
+    active = monthly_cost(100_000, Assumptions(tracing_active=True))
+    assert active["xray_traces"] > 0 and active["variable_usd"]["xray"] > 20
+
+
+def test_salesforce_sends_two_collection_calls_per_batch_not_two_per_session() -> None:
+    windowed = Assumptions(batching_window_s={**Assumptions().batching_window_s, "salesforce_sync": 5.0})
+    figures = monthly_cost(100_000, windowed)
+    batch = 100_000 / 86_400 * 5.0  # sessions arriving in the 5 s window
+    assert figures["salesforce_api_calls_per_session"] == pytest.approx(2 / batch, abs=1e-3)
+    # A full batch caps it; no window at a trickle: one record a batch, two calls a session.
+    assert monthly_cost(10_000_000, windowed)["salesforce_api_calls_per_session"] == pytest.approx(0.2)
+    unwindowed = Assumptions(batching_window_s={**Assumptions().batching_window_s, "salesforce_sync": 0.0})
+    assert monthly_cost(1000, unwindowed)["salesforce_api_calls_per_session"] == 2
+
+
+def test_the_session_log_line_is_billed_and_the_firehose_copy_only_when_switched_on() -> None:
+    prices = load_prices()["prices"]
+    off = monthly_cost(100_000, Assumptions())
+    line_gb = 100_000 * 30.4 * Assumptions().session_log_line_bytes / 1024**3
+    ingest = line_gb * (prices["cloudwatch_logs_ingest_gb"] + prices["cloudwatch_logs_storage_gb_month"])
+    assert off["variable_usd"]["session_analytics_logs"] > ingest  # plus the Logs Insights scans
+    on = monthly_cost(100_000, Assumptions(firehose_stream=True))
+    firehose = off["optional_usd"]["firehose_stream"]
+    assert firehose > 0
+    assert on["variable_usd"]["session_analytics_logs"] == pytest.approx(
+        off["variable_usd"]["session_analytics_logs"] + firehose, abs=1e-3
+    )
+
+
+def test_the_template_costs_at_most_five_cents_per_thousand_sessions_at_100000_a_day() -> None:
+    result = CliRunner().invoke(app, ["cost", "-n", "100000", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["list_price"]["100000"]
+    assert listed["per_1000_sessions_usd"] <= 0.05
+    assert listed["variable_usd"]["xray"] == 0 and listed["variable_usd"]["compaction"] > 0
