@@ -516,7 +516,7 @@ def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> 
     # half way, run again, finds the same raw objects and so the same days: a day already rewritten holds none of
     # their rows (not rewritten again) and a day whose older versions were not all deleted has them deleted then;
     # once the raw objects are gone, a run finds nothing (the rewritten days no longer name their sessions).
-    views = targets.views if targets.views is not None else _template_views()
+    views = targets.views if targets.views is not None else template_views()
     days = compacted_days(matches, report.sessions, views)
     erase_compacted(targets.s3, targets.bucket, days, views, report, targets.workers)
     records = sorted({match.stored.key: match.stored for match in matches}.values(), key=lambda stored: stored.key)
@@ -532,7 +532,7 @@ def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> 
     return report
 
 
-def _template_views() -> dict[str, CompactedView]:
+def template_views() -> dict[str, CompactedView]:
     from functions.compact.tables import compacted_views
     from voice_analytics.template import glue_tables, load_template
 

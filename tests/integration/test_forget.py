@@ -11,6 +11,7 @@ forget rewrites those days through the compaction, and no version under compacte
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -23,10 +24,13 @@ from typer.testing import CliRunner
 
 from agent.exporter import collision_key
 from functions.common.amplitude import amplitude_user_id
+from functions.compact.logic import Compactor
+from functions.compact.store import S3Store
 from local.emulators.amplitude import DEMO_USER_ID_KEY
 from tests.integration.ledger import every_scenario_closes_a_ledger
 from tests.integration.pipeline import Pipeline, gzip_line, record_data, running_pipeline, session_id, session_key
 from voice_analytics.cli import app
+from voice_analytics.privacy import template_views
 
 pytestmark = pytest.mark.integration
 
@@ -205,6 +209,54 @@ def test_forget_erases_a_person_everywhere_reports_each_removal_and_a_second_run
     # First run: a Task lookup per session and one Lead lookup, then the deletes; second run: the Lead lookup only.
     assert tally.salesforce_lookups == {"Task": 4, "Lead": 2}
     assert tally.salesforce_deletes == {"Task": 4, "Lead": 1}
+
+
+def test_a_dry_run_changes_nothing_and_a_run_stopped_after_the_compacted_rewrite_finishes_when_run_again(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """--dry-run lists the compacted day it would rewrite and touches no version. Then the state of a forget stopped
+    right after its first bucket step (the day rewritten by the compaction, its older versions and the raw objects
+    still there): the next run finds the day from the raw objects, deletes the older versions and the raw objects."""
+    ledger = pipeline.ledger()
+    day = "2026-11-25"
+    email = "eve.halfway@example.com"
+    lead_key = hashlib.sha256(email.encode()).hexdigest()
+    theirs, other = session_id("half"), session_id("keep")
+    pipeline.put_session(theirs, contact={"name": "Eve", "email": email}, **on(day))
+    pipeline.put_session(other, **on(day))
+    pipeline.drain()
+    assert compact(pipeline, "--day", day)["actions"] == {"compacted": 2}
+    before = every_version(pipeline)
+
+    dry = forget(pipeline, "--email", email, "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    for view in ("sessions", "scored"):
+        folder = f"s3://{pipeline.bucket}/compacted/{view}/{day_folder(day)}"
+        assert f"s3: {folder} (would rewrite {view} {day} without 1 row(s) and 1 source key(s))" in dry.stdout
+    assert every_version(pipeline) == before
+
+    # Where a forget that stopped after the compacted rewrite left the bucket (the rewrite is Compactor's own).
+    compactor = Compactor(S3Store(pipeline.s3, pipeline.bucket), template_views())
+    for view in compactor.views.values():
+        assert compactor.remove_sessions(view, dt.date.fromisoformat(day), [theirs]) == 1
+    result = forget(pipeline, "--email", email, "--include-crm")
+    pipeline.amplitude.run_deletion_jobs()
+
+    assert result.exit_code == 0, result.output
+    assert "rewritten by the compaction" not in result.stdout  # nothing of theirs is left in the current files
+    for view in ("sessions", "scored"):
+        manifest = f"s3://{pipeline.bucket}/compacted/{view}/{day_folder(day)}_manifest.json"
+        assert f"s3: {manifest} (deleted: 1 older version(s))" in result.stdout
+    for key, version, body in compacted_versions(pipeline):
+        assert theirs.encode() not in body, (key, version)
+    assert not [key for key, _ in every_version(pipeline) if theirs in key]
+    for view in ("sessions", "scored"):
+        assert query(pipeline, f"SELECT session_id FROM {view} WHERE started_at LIKE '{day}%'") == [[other]]
+    assert forget(pipeline, "--email", email, "--include-crm").stdout.startswith("nothing to remove: ")
+    ledger.effects(theirs, forgotten=True, lead_key=lead_key)
+    ledger.effects(other)
+    ledger.close()
 
 
 def test_forget_by_caller_key_erases_the_sessions_of_that_caller_only(pipeline: Pipeline) -> None:
