@@ -226,6 +226,7 @@ def test_a_dry_run_changes_nothing_and_a_run_stopped_after_the_compacted_rewrite
     pipeline.put_session(other, **on(day))
     pipeline.drain()
     assert compact(pipeline, "--day", day)["actions"] == {"compacted": 2}
+    assert compact(pipeline, "--day", day, "--force")["actions"] == {"compacted": 2}  # older versions, too
     before = every_version(pipeline)
 
     dry = forget(pipeline, "--email", email, "--dry-run")
@@ -234,6 +235,7 @@ def test_a_dry_run_changes_nothing_and_a_run_stopped_after_the_compacted_rewrite
     for view in ("sessions", "scored"):
         folder = f"s3://{pipeline.bucket}/compacted/{view}/{day_folder(day)}"
         assert f"s3: {folder} (would rewrite {view} {day} without 1 row(s) and 1 source key(s))" in dry.stdout
+        assert f"s3: {folder}_manifest.json (would delete: 1 older version(s))" in dry.stdout
     assert every_version(pipeline) == before
 
     # Where a forget that stopped after the compacted rewrite left the bucket (the rewrite is Compactor's own).
@@ -247,7 +249,7 @@ def test_a_dry_run_changes_nothing_and_a_run_stopped_after_the_compacted_rewrite
     assert "rewritten by the compaction" not in result.stdout  # nothing of theirs is left in the current files
     for view in ("sessions", "scored"):
         manifest = f"s3://{pipeline.bucket}/compacted/{view}/{day_folder(day)}_manifest.json"
-        assert f"s3: {manifest} (deleted: 1 older version(s))" in result.stdout
+        assert f"s3: {manifest} (deleted: 2 older version(s))" in result.stdout
     for key, version, body in compacted_versions(pipeline):
         assert theirs.encode() not in body, (key, version)
     assert not [key for key, _ in every_version(pipeline) if theirs in key]
