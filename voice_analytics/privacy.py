@@ -302,8 +302,9 @@ def delete_every_version(s3: Any, bucket: str, keys: Sequence[StoredKey]) -> Non
 
 @dataclass(frozen=True)
 class CompactedDay:
-    """A day of a compacted view that may hold the person's rows: the ids to take out (their session ids, and the
-    names of their raw keys there, which the day's `_sources.json` lists) and the raw keys that put it in question."""
+    """A day of a compacted view that may hold the person's rows, and the ids to take out of it: their session ids,
+    and the names of their raw keys there (a collision copy's name is not its session id), which `_sources.json`
+    lists."""
 
     view: str
     day: dt.date
@@ -400,7 +401,7 @@ def erase_compacted(
                 report.removals.append(Removal("s3", where, detail))
         except CompactionError as error:
             raise ForgetError(
-                f"{error}; nothing of that day was changed, Amplitude and Salesforce were done, run forget again"
+                f"{error}; nothing of that day was changed (Amplitude and Salesforce were done), then run forget again"
             ) from error
         older = older_versions(s3, bucket, folder)
         for stored in older:
