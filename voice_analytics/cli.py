@@ -644,10 +644,10 @@ def forget(
     as_json: _JsonOption = False,
 ) -> None:
     """Erase one person: every object and version of their sessions in the bucket (sessions/, scored/, quarantine/,
-    collision copies, their rows in compacted/ Parquet files), a deletion request for their Amplitude user through
-    Amplitude's user-privacy API, and with --include-crm their Salesforce Lead and Tasks. Prints each removal; safe
-    to run again (a second run removes nothing and exits 0). Reads every record object once: see
-    docs/reliability.md "Erasure" for the cost and for what it cannot reach."""
+    collision copies, their rows in compacted days, rewritten by the compaction), a deletion request for their
+    Amplitude user through Amplitude's user-privacy API, and with --include-crm their Salesforce Lead and Tasks.
+    Prints each removal; safe to run again (a second run removes nothing and exits 0). Reads every record object
+    once: see docs/reliability.md "Erasure" for the cost and for what it cannot reach."""
     import json
     import os
 

@@ -10,17 +10,20 @@ keys and one GET per key. An object belongs to the person when its record's `con
 `lead_key` is theirs; an object that is not a readable record (a quarantined one) when their email address or caller
 key hash appears in its text. A session of someone else that merely mentions the address is not theirs and is kept.
 Retention bounds the scan: at 1,000 calls a day and the default 365 days, about 730,000 GETs (sessions/ and scored/),
-$0.29 at S3's list price per run (docs/reliability.md "Erasure"). Compacted Parquet files (`compacted/`) are checked
-for the person's session ids and rewritten without their rows.
+$0.29 at S3's list price per run (docs/reliability.md "Erasure"). Each compacted day (`compacted/<view>/<day>/`)
+of their raw objects that holds their rows is rewritten by the compaction itself (`Compactor.remove_sessions`, which
+keeps the manifest and sources consistent), then every older version under that day's folder is deleted.
 
 Order, so that a run that stops half way can be run again: Amplitude and Salesforce first (they are found through
-what the bucket holds), the bucket last. Every removal is reported; a second run finds nothing and removes nothing.
+what the bucket holds), the bucket last, compacted days before the raw objects (the days are found from them).
+Every removal is reported; a second run finds nothing and removes nothing.
 Nothing here logs a person's data: the report names keys, ids and counts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import re
@@ -36,12 +39,13 @@ from functions.common.events import normalise_email
 from functions.common.record import hash_caller
 from functions.common.salesforce import SalesforceGateway
 from functions.common.settings import SalesforceSyncSettings
+from functions.compact.logic import SOURCES_NAME, CompactionError, Compactor, Sources, day_prefix, key_day
+from functions.compact.store import S3Store
+from functions.compact.tables import CompactedView
 from functions.score_lead.reader import GZIP_MAGIC, RejectedObjectError, decompress_capped
 
 # One session per object: found by reading it, erased with every version.
 RECORD_PREFIXES = ("sessions/", "scored/", "quarantine/")
-# Files holding many sessions' rows: rewritten without the person's rows (the daily compaction's Parquet files).
-ROW_FILE_PREFIXES = ("compacted/",)
 SIDECAR_SUFFIX = ".reason.json"
 # A record is a few KB; a quarantined object may be anything: read at most this much of it.
 MAX_READ_BYTES = 16 * 1024 * 1024
@@ -244,8 +248,8 @@ class Match:
     lead_key: str | None
 
 
-def find_objects(s3: Any, bucket: str, person: Person, workers: int) -> tuple[list[Match], int, list[StoredKey]]:
-    """The person's record objects, how many objects were read, and the compacted files to check."""
+def find_objects(s3: Any, bucket: str, person: Person, workers: int) -> tuple[list[Match], int]:
+    """The person's record objects, and how many objects were read."""
     candidates: list[StoredKey] = []
     sidecars: dict[str, StoredKey] = {}
     for prefix in RECORD_PREFIXES:
@@ -254,7 +258,6 @@ def find_objects(s3: Any, bucket: str, person: Person, workers: int) -> tuple[li
                 sidecars[key] = stored
             else:
                 candidates.append(stored)
-    row_files = [stored for prefix in ROW_FILE_PREFIXES for stored in stored_keys(s3, bucket, prefix).values()]
 
     def examine(stored: StoredKey) -> Match | None:
         data = _read(s3, bucket, stored)
@@ -277,7 +280,7 @@ def find_objects(s3: Any, bucket: str, person: Person, workers: int) -> tuple[li
         for match in list(found)
         if match.stored.key + SIDECAR_SUFFIX in sidecars
     ]
-    return found, len(candidates), row_files
+    return found, len(candidates)
 
 
 def delete_every_version(s3: Any, bucket: str, keys: Sequence[StoredKey]) -> None:
@@ -297,69 +300,119 @@ def delete_every_version(s3: Any, bucket: str, keys: Sequence[StoredKey]) -> Non
             )
 
 
-def erase_parquet_rows(source: Path, target: Path, session_ids: Iterable[str]) -> tuple[int, int] | None:
-    """Write `source` without the rows of `session_ids` to `target`; returns (rows removed, rows kept), or None when
-    the file has no `session_id` column (it cannot hold a session's rows)."""
+@dataclass(frozen=True)
+class CompactedDay:
+    """A day of a compacted view that may hold the person's rows, and the ids to take out of it: their session ids,
+    and the names of their raw keys there (a collision copy's name is not its session id), which `_sources.json`
+    lists."""
+
+    view: str
+    day: dt.date
+    session_ids: frozenset[str]
+
+
+def compacted_days(
+    matches: Sequence[Match], session_ids: set[str], views: Mapping[str, CompactedView]
+) -> list[CompactedDay]:
+    """The (view, day) of each of the person's raw objects under a view's raw prefix: the compaction writes a raw
+    object's rows into the day of its key. Found from the raw objects, which forget deletes last (see `forget`)."""
+    found: dict[tuple[str, dt.date], set[str]] = {}
+    for match in matches:
+        for name, view in views.items():
+            if not match.stored.key.startswith(view.raw.prefix + "/") or not match.stored.key.endswith(".json.gz"):
+                continue
+            day = key_day(match.stored.key)
+            if day is not None:
+                stem = match.stored.key.rsplit("/", 1)[-1].removesuffix(".json.gz")
+                found.setdefault((name, day), set()).update({stem, *session_ids})
+    return [CompactedDay(name, day, frozenset(ids)) for (name, day), ids in sorted(found.items())]
+
+
+def _held_rows(compactor: Compactor, view: CompactedView, day: dt.date, session_ids: frozenset[str]) -> tuple[int, int]:
+    """(rows of `session_ids`, raw keys of them the sources list) in the day's current compaction; (0, 0) when the day
+    is not compacted. Read before rewriting so that a day without their rows is not rewritten (and a run again after
+    the rewrite finds nothing to rewrite)."""
     import duckdb
 
-    sids = sorted(set(session_ids))
-    with duckdb.connect() as con:
-        columns = {row[0] for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(source)]).fetchall()}
-        if "session_id" not in columns:
-            return None
-        [(total, removed)] = con.execute(
-            "SELECT count(*), count_if(session_id IN (SELECT unnest(?::VARCHAR[]))) FROM read_parquet(?)",
-            [sids, str(source)],
-        ).fetchall()
-        if removed:
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet('{_sql_path(source)}') "  # noqa: S608 - a local temp path
-                "WHERE session_id NOT IN (SELECT unnest(?::VARCHAR[]))) "
-                f"TO '{_sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)",
-                [sids],
-            )
-    return int(removed), int(total) - int(removed)
+    state = compactor.day_states(view).get(day)
+    if state is None or state.manifest is None:
+        return 0, 0
+    folder = day_prefix(view.compacted.prefix, day)
+    [sources_body] = compactor.store.get_many([folder + SOURCES_NAME])
+    names = {f"{session_id}.json.gz" for session_id in session_ids}
+    named = sum(1 for key in Sources.model_validate_json(sources_body).objects if key.rsplit("/", 1)[-1] in names)
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix="voice-analytics-forget-") as scratch, duckdb.connect() as connection:
+        for file in state.manifest.files:
+            path = Path(scratch) / "part.parquet"
+            path.write_bytes(compactor.store.get_many([file.key])[0])
+            [(count,)] = connection.execute(
+                "SELECT count(*) FROM read_parquet(?) WHERE session_id IN (SELECT unnest(?::VARCHAR[]))",
+                [path.as_posix(), sorted(session_ids)],
+            ).fetchall()
+            rows += int(count)
+    return rows, named
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def older_versions(s3: Any, bucket: str, folder: str) -> list[StoredKey]:
+    """What under a compacted day's folder is not the current object: every version but the live one of each key,
+    and every version and delete marker of a key that is deleted (the compaction's delete of an old part only adds a
+    marker in a versioned bucket). The versions are returned as StoredKeys holding only the ids to delete."""
+    live: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+        live.update(item["Key"] for item in page.get("Contents", []))
+    older = []
+    for key, stored in stored_keys(s3, bucket, folder).items():
+        # stored_keys puts the IsLatest version first: for a live key that is the current object, kept.
+        versions = stored.versions[1:] if key in live else stored.versions
+        if versions or stored.markers:
+            older.append(StoredKey(key, versions, stored.markers))
+    return older
 
 
-def rewrite_row_files(
-    s3: Any, bucket: str, row_files: Sequence[StoredKey], session_ids: set[str], report: ForgetReport
+def erase_compacted(
+    s3: Any,
+    bucket: str,
+    days: Sequence[CompactedDay],
+    views: Mapping[str, CompactedView],
+    report: ForgetReport,
+    workers: int,
 ) -> None:
-    """Each compacted Parquet file that holds the person's rows is written again without them, and every older
-    version of it (which still holds the rows) is deleted; a file of their rows only is deleted."""
-    if not session_ids:
+    """Each compacted day that holds the person's rows is rewritten by the compaction without them
+    (`Compactor.remove_sessions`: new parts, sources without their raw keys, then the manifest, then the old parts'
+    removal), so the views keep reading exactly what the manifest lists. Then every older version under that day's
+    folder is deleted: old parts, manifests and sources still hold their rows or name their sessions."""
+    if not days:
         return
-    with tempfile.TemporaryDirectory(prefix="voice-analytics-forget-") as scratch:
-        for stored in row_files:
-            if not stored.key.endswith(".parquet") or not stored.versions:
-                continue
-            source, target = Path(scratch) / "source.parquet", Path(scratch) / "target.parquet"
-            source.write_bytes(
-                s3.get_object(Bucket=bucket, Key=stored.key, VersionId=stored.versions[0])["Body"].read()
-            )
-            counts = erase_parquet_rows(source, target, session_ids)
-            if counts is None:
-                report.notes.append(f"s3://{bucket}/{stored.key}: no session_id column, not checked")
-                continue
-            removed, kept = counts
-            if not removed:
-                continue
-            if report.dry_run:
-                report.removals.append(Removal("s3", f"s3://{bucket}/{stored.key}", f"would remove {removed} row(s)"))
-                continue
-            if kept:
-                s3.put_object(Bucket=bucket, Key=stored.key, Body=target.read_bytes())
-                delete_every_version(s3, bucket, [stored])  # the older versions, which hold the rows
-                detail = (
-                    f"rewritten without {removed} row(s), {kept} kept; {len(stored.all_ids)} old version(s) deleted"
-                )
-            else:
-                delete_every_version(s3, bucket, [stored])
-                detail = f"{removed} row(s), all theirs: deleted with {len(stored.all_ids)} version(s)"
+    compactor = Compactor(S3Store(s3, bucket, max(1, workers)), views)
+    for target in days:
+        view = views[target.view]
+        folder = day_prefix(view.compacted.prefix, target.day)
+        where = f"s3://{bucket}/{folder}"
+        try:
+            rows, named = _held_rows(compactor, view, target.day, target.session_ids)
+            if rows or named:
+                if report.dry_run:
+                    detail = f"would rewrite {target.view} {target.day} without {rows} row(s) and {named} source key(s)"
+                else:
+                    removed = compactor.remove_sessions(view, target.day, sorted(target.session_ids))
+                    detail = f"{target.view} {target.day} rewritten by the compaction without {removed} row(s)"
+                    detail += f" and {named} source key(s)"
+                report.removals.append(Removal("s3", where, detail))
+        except CompactionError as error:
+            raise ForgetError(
+                f"{error}; nothing of that day was changed (Amplitude and Salesforce were done), then run forget again"
+            ) from error
+        older = older_versions(s3, bucket, folder)
+        for stored in older:
+            verb = "would delete" if report.dry_run else "deleted"
+            markers = f" and {len(stored.markers)} delete marker(s)" if stored.markers else ""
+            detail = f"{verb}: {len(stored.versions)} older version(s){markers}"
             report.removals.append(Removal("s3", f"s3://{bucket}/{stored.key}", detail))
+        if report.dry_run and (rows or named):
+            report.notes.append(f"{where}: the versions the rewrite replaces would be deleted too")
+        if not report.dry_run:
+            delete_every_version(s3, bucket, older)
 
 
 # ---------------------------------------------------------------------------------------------------- Amplitude
@@ -432,12 +485,14 @@ class ForgetTargets:
     http_post: Callable[..., Any]
     requester: str = "voice-analytics forget"
     workers: int = 16
+    # The compacted views (template.yaml's tables, as `voice-analytics compact` reads them); None: from the template.
+    views: Mapping[str, CompactedView] | None = None
 
 
 def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> ForgetReport:
     """Find the person's sessions, then erase them: Amplitude, Salesforce, the bucket (see the module docstring)."""
     report = ForgetReport(dry_run=dry_run)
-    matches, scanned, row_files = find_objects(targets.s3, targets.bucket, person, targets.workers)
+    matches, scanned = find_objects(targets.s3, targets.bucket, person, targets.workers)
     report.objects_scanned = scanned
     report.sessions = {match.session_id for match in matches if match.session_id}
     report.lead_keys = person.lead_keys | {match.lead_key for match in matches if match.lead_key}
@@ -458,7 +513,13 @@ def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> 
     if targets.salesforce is not None:
         erase_crm(targets.salesforce, report.sessions, report.lead_keys, report)
 
-    rewrite_row_files(targets.s3, targets.bucket, row_files, report.sessions, report)
+    # The compacted days before the raw objects: the days to rewrite are found from the raw objects. A run stopped
+    # half way, run again, finds the same raw objects and so the same days: a day already rewritten holds none of
+    # their rows (not rewritten again) and a day whose older versions were not all deleted has them deleted then;
+    # once the raw objects are gone, a run finds nothing (the rewritten days no longer name their sessions).
+    views = targets.views if targets.views is not None else template_views()
+    days = compacted_days(matches, report.sessions, views)
+    erase_compacted(targets.s3, targets.bucket, days, views, report, targets.workers)
     records = sorted({match.stored.key: match.stored for match in matches}.values(), key=lambda stored: stored.key)
     for stored in records:
         verb = "would delete" if dry_run else "deleted"
@@ -470,6 +531,13 @@ def forget(person: Person, targets: ForgetTargets, *, dry_run: bool = False) -> 
     if not dry_run:
         delete_every_version(targets.s3, targets.bucket, records)
     return report
+
+
+def template_views() -> dict[str, CompactedView]:
+    from functions.compact.tables import compacted_views
+    from voice_analytics.template import glue_tables, load_template
+
+    return compacted_views(glue_tables(load_template()).values())
 
 
 def residual_notes(archive_days: str, noncurrent_days: str) -> list[str]:
