@@ -103,6 +103,11 @@ TARGETS: tuple[Target, ...] = (
         ("tests/unit/test_score_lead_reader.py",),
     ),
     Target(
+        "record reader: the capped gunzip (a bomb stops at the limit)",
+        "functions/common/gzip_capped.py",
+        ("tests/unit/test_score_lead_reader.py",),
+    ),
+    Target(
         "record reader: size limits, missing objects, the quarantine copy",
         "functions/score_lead/storage.py",
         ("tests/unit/test_score_lead_storage.py",),
