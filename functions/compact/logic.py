@@ -496,12 +496,16 @@ class Compactor:
                     part = scratch / "part.parquet"
                     rows = self._to_parquet(connection, ndjson, part, view.raw, view, day)
                     if rows:
-                        key = f"{folder}part-{current}-{len(files):05d}.parquet"
-                        self.store.put_file(key, part)
-                        files.append(ManifestFile(key=key, rows=rows, bytes=part.stat().st_size))
+                        files.append(self._store_part(folder, current, len(files), part, rows))
             finally:
                 connection.close()
         return _Parts(files=files, skipped=skipped)
+
+    def _store_part(self, folder: str, current: str, index: int, part: Path, rows: int) -> ManifestFile:
+        """Upload the day's `index`-th Parquet file of generation `current`; its manifest entry."""
+        key = f"{folder}part-{current}-{index:05d}.parquet"
+        self.store.put_file(key, part)
+        return ManifestFile(key=key, rows=rows, bytes=part.stat().st_size)
 
     @staticmethod
     def _to_parquet(
@@ -568,9 +572,7 @@ class Compactor:
                     ).fetchone()
                     rows = int(row[0]) if row else 0
                     if rows:
-                        key = f"{folder}part-{current}-{len(files):05d}.parquet"
-                        self.store.put_file(key, part)
-                        files.append(ManifestFile(key=key, rows=rows, bytes=part.stat().st_size))
+                        files.append(self._store_part(folder, current, len(files), part, rows))
             finally:
                 connection.close()
         rewritten = manifest.model_copy(
