@@ -209,7 +209,10 @@ def assumptions_from_template(template_path: Path, bench_path: Path | None = Non
             memory = int(function.get("MemorySize", memory))
         for event in sqs_events:
             event_sources += 1
-            windows[service] = float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+            window = event["Properties"].get("MaximumBatchingWindowInSeconds", 0)
+            if isinstance(window, dict) and "Ref" in window:  # a parameter: its default, as deployed
+                window = parameter_values(template)[window["Ref"]]
+            windows[service] = float(window)
             batch_sizes[service] = int(event["Properties"].get("BatchSize", 10))
         variables = function.get("Environment", {}).get("Variables", {})
         secrets = {json.dumps(value) for key, value in variables.items() if key.endswith("_SECRET_NAME")}

@@ -263,6 +263,23 @@ def test_salesforce_sends_two_collection_calls_per_batch_not_two_per_session() -
     assert monthly_cost(1000, unwindowed)["salesforce_api_calls_per_session"] == 2
 
 
+def test_the_salesforce_batching_window_is_read_from_its_parameter(tmp_path: Path) -> None:
+    """The window is `!Ref SalesforceBatchWindowSeconds`: the model uses that parameter's default, as deployed."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    parameter = "  SalesforceBatchWindowSeconds:\n    Type: Number\n    Default: 0\n"
+    assert parameter in text
+    widened = tmp_path / "template.yaml"
+    widened.write_text(text.replace(parameter, parameter.replace("Default: 0", "Default: 5")), encoding="utf-8")
+
+    assert assumptions_from_template(ROOT / "template.yaml").batching_window_s["salesforce_sync"] == 0.0
+    assumptions = assumptions_from_template(widened)
+    assert assumptions.batching_window_s["salesforce_sync"] == 5.0
+    # At 100,000 sessions a day a 5 s window gathers about 5.8 sessions: two calls a batch.
+    assert monthly_cost(100_000, assumptions)["salesforce_api_calls_per_session"] == pytest.approx(
+        2 / (100_000 / 86_400 * 5.0), abs=1e-3
+    )
+
+
 def test_the_session_log_line_is_billed_and_the_firehose_copy_only_when_switched_on() -> None:
     prices = load_prices()["prices"]
     off = monthly_cost(100_000, Assumptions())
