@@ -20,24 +20,16 @@ from typing import Any
 
 def scored_line(session_line: str) -> str:
     """score_lead's scored document for one session record (its NDJSON line), as score_lead writes it."""
-    from functions.common.events import S3Location, build_lead_scored_detail
+    from functions.common.events import S3Location
     from functions.common.record import parse_record, partition_key
     from functions.common.settings import ScoreLeadSettings
-    from functions.score_lead.logic import insights, score, scored_document
+    from functions.score_lead.logic import score_session
 
     settings = ScoreLeadSettings()
     record = parse_record(json.loads(session_line), source="synthetic")
     session_key = partition_key(settings.sessions_prefix.rstrip("/"), record.started_at, record.session_id)
-    scored_key = partition_key(settings.scored_prefix, record.started_at, record.session_id)
-    call_insights = insights(record, settings)
-    detail = build_lead_scored_detail(
-        record,
-        score(record, settings),
-        S3Location(bucket="synthetic", key=session_key),
-        S3Location(bucket="synthetic", key=scored_key),
-        insights=call_insights.for_event(),
-    )
-    return json.dumps(scored_document(record, detail, call_insights), separators=(",", ":"), ensure_ascii=False)
+    scored = score_session(record, S3Location(bucket="synthetic", key=session_key), settings)
+    return json.dumps(scored.document, separators=(",", ":"), ensure_ascii=False)
 
 
 def simulated_session_lines(scripts: Sequence[Path], scratch: Path) -> list[str]:

@@ -151,6 +151,35 @@ def publish_lead_scored(events: EventBridgeClient, bus_name: str, detail: LeadSc
     return entry["EventId"]
 
 
+@dataclass(frozen=True)
+class ScoredSession:
+    location: S3Location  # where the scored document goes: scored/ beside the session object, same bucket
+    detail: LeadScoredDetail
+    document: dict[str, Any]
+    insights: Insights
+
+
+def score_session(
+    record: SessionRecord,
+    source: S3Location,
+    settings: ScoreLeadSettings,
+    *,
+    scored_at: datetime | None = None,
+    deadline: float | None = None,
+) -> ScoredSession:
+    """Score a validated session and build its insights: the "Lead Scored" detail and the scored document, at the
+    key score_lead writes it to. Writes and sends nothing (the benchmarks and tests build scored folders with it)."""
+    lead_score = score(record, settings)
+    call_insights = insights(record, settings, deadline)
+    location = S3Location(
+        bucket=source.bucket, key=partition_key(settings.scored_prefix, record.started_at, record.session_id)
+    )
+    detail = build_lead_scored_detail(
+        record, lead_score, source, location, scored_at=scored_at, insights=call_insights.for_event()
+    )
+    return ScoredSession(location, detail, scored_document(record, detail, call_insights), call_insights)
+
+
 def score_and_publish(
     record: SessionRecord,
     source: S3Location,
@@ -162,16 +191,9 @@ def score_and_publish(
     """Score a validated session and build its insights, write `scored/...`, then announce it; the write comes
     first so consumers never see an event whose scored object is missing. `deadline`: the invocation's end on
     `time.monotonic()`'s clock, which bounds a Bedrock insights call."""
-    lead_score = score(record, settings)
-    call_insights = insights(record, settings, deadline)
-    scored_location = S3Location(
-        bucket=source.bucket,
-        key=partition_key(settings.scored_prefix, record.started_at, record.session_id),
-    )
-    detail = build_lead_scored_detail(
-        record, lead_score, source, scored_location, scored_at=datetime.now(UTC), insights=call_insights.for_event()
-    )
-    write_scored(s3, scored_location, scored_document(record, detail, call_insights))
+    scored = score_session(record, source, settings, scored_at=datetime.now(UTC), deadline=deadline)
+    detail, scored_location, call_insights = scored.detail, scored.location, scored.insights
+    write_scored(s3, scored_location, scored.document)
     event_id = publish_lead_scored(events, settings.event_bus_name, detail)
     logger.info(
         "Lead scored",

@@ -40,10 +40,9 @@ SCRIPTS = (
 
 def _write_scored(root: Path) -> int:
     """score_lead's scored documents for every session object under root/sessions, at score_lead's keys."""
-    from functions.common.events import S3Location, build_lead_scored_detail
-    from functions.common.record import partition_key
+    from functions.common.events import S3Location
     from functions.common.settings import ScoreLeadSettings
-    from functions.score_lead.logic import insights, score, scored_document
+    from functions.score_lead.logic import score_session
     from functions.score_lead.reader import read_record
     from functions.score_lead.storage import gzip_ndjson
 
@@ -52,18 +51,10 @@ def _write_scored(root: Path) -> int:
     for path in sorted((root / "sessions").rglob("*.json.gz")):
         key = path.relative_to(root).as_posix()
         record = read_record(path.read_bytes(), key, settings.max_decompressed_bytes)
-        scored_key = partition_key(settings.scored_prefix, record.started_at, record.session_id)
-        call_insights = insights(record, settings)
-        detail = build_lead_scored_detail(
-            record,
-            score(record, settings),
-            S3Location(bucket="mirror", key=key),
-            S3Location(bucket="mirror", key=scored_key),
-            insights=call_insights.for_event(),
-        )
-        target = root / scored_key
+        scored = score_session(record, S3Location(bucket="mirror", key=key), settings)
+        target = root / scored.location.key
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(gzip_ndjson(scored_document(record, detail, call_insights)))
+        target.write_bytes(gzip_ndjson(scored.document))
         written += 1
     return written
 
