@@ -34,6 +34,8 @@ collection call carried in its body, and its answer), `export_state()` / `load_s
 runs), the fault switches `fail_next()` (a whole call), `reject_records()` (a validation rule: the records it names
 fail, the rest of their call goes through), `delay_next()`, `expire_sessions()`, `reset_faults()`, and
 `faults_served` / `rejections_served` / `delays_served` (how many switches actually answered a call or a record).
+`service_time` (a `ServiceTime`: how long the org takes per data call and per record, zero unless given; the
+benchmarks give it a real org's) with `service_time_served_s`.
 """
 
 from __future__ import annotations
@@ -139,6 +141,25 @@ class _Rejection:
     message: str
 
 
+@dataclass(frozen=True)
+class ServiceTime:
+    """How long the emulated org takes to answer a data call: `per_call_ms` plus `per_record_ms` for each record
+    the call writes or reads, spent before the call takes effect (a real org commits at the end of its work, so a
+    Lead's LastModifiedDate comes after it). Zero by default (the tests); the benchmarks give it the time a real org
+    takes, because a far end that answers in a millisecond never lets a queue back up, which no real org does
+    (benchmarks/pipeline_bench.py says which figures and why)."""
+
+    per_call_ms: float = 0.0
+    per_record_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.per_call_ms < 0 or self.per_record_ms < 0:
+            raise ValueError(f"{self}: service times must be >= 0 ms")
+
+    def seconds(self, records: int) -> float:
+        return (self.per_call_ms + self.per_record_ms * max(1, records)) / 1000
+
+
 class CollectionCall(NamedTuple):
     """One sObject Collections call as `collection_log` keeps it: its answer's status, the sObject and external id
     field of its path, and the external id value of each record of its body (in body order; None for a record
@@ -170,8 +191,11 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
         client_secret: str = "demo-secret",  # noqa: S107 - as above
         *,
         port: int = 0,
+        service_time: ServiceTime | None = None,
     ) -> None:
         super().__init__(port=port)
+        self.service_time = service_time or ServiceTime()
+        self._service_served_s = 0.0
         self.username, self.password, self.security_token = username, password, security_token
         self.client_id, self.client_secret = client_id, client_secret
         self._tls = SelfSignedTLS("voice-analytics local Salesforce emulator")
@@ -338,6 +362,12 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             return self._rejections_served
 
     @property
+    def service_time_served_s(self) -> float:
+        """Seconds of `service_time` the data calls spent so far (the sum over calls; concurrent ones overlap)."""
+        with self._lock:
+            return self._service_served_s
+
+    @property
     def collection_log(self) -> list[CollectionCall]:
         """Every sObject Collections call, oldest first, whatever its answer: which external ids its body carried
         (the path names none)."""
@@ -452,8 +482,11 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
 
     # -- data API ----------------------------------------------------------------------------------------------
 
-    def _data_call(self, request: Request, operation: Callable[[], Response]) -> tuple[Response, float]:
-        """A data API call: an injected fault first (it changes nothing), then the session, then the operation."""
+    def _data_call(
+        self, request: Request, operation: Callable[[], Response], records: int = 1
+    ) -> tuple[Response, float]:
+        """A data API call: an injected fault first (it changes nothing), then the session, then the org's service
+        time for `records` records (`service_time`), then the operation."""
         fault, delay = self._take_switches()
         try:
             if fault is not None:
@@ -463,6 +496,11 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
                 valid = scheme.lower() in ("bearer", "oauth") and token.strip() in self._tokens
             if not valid:
                 raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            service_s = self.service_time.seconds(records)
+            if service_s > 0:
+                self._stopped.wait(service_s)  # concurrent calls overlap: the server has a thread per connection
+                with self._lock:
+                    self._service_served_s += service_s
             return operation(), delay
         except ApiError as error:
             return error.response(), delay
@@ -573,11 +611,10 @@ class SalesforceEmulator(LoopbackEmulator[_Fault]):
             with self._lock:
                 return json_response(200, self._upsert_records(spec, key, records, all_or_none=all_or_none))
 
-        response, delay = self._data_call(request, operation)
+        external_ids = external_ids_in_body(body, field)
+        response, delay = self._data_call(request, operation, records=len(external_ids))
         with self._lock:
-            self._collection_log.append(
-                CollectionCall(response.status_code, sobject, field, external_ids_in_body(body, field))
-            )
+            self._collection_log.append(CollectionCall(response.status_code, sobject, field, external_ids))
         return response, delay
 
     def _upsert_records(

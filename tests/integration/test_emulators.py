@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import amplitude.constants
@@ -26,8 +28,9 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from local.demo.report import salesforce_time
 from local.emulators.amplitude import AmplitudeEmulator
-from local.emulators.salesforce import SalesforceEmulator
+from local.emulators.salesforce import SalesforceEmulator, ServiceTime
 
 pytestmark = pytest.mark.integration
 
@@ -422,6 +425,45 @@ def test_a_malformed_collection_request_is_refused_as_a_whole(salesforce: Salesf
     assert salesforce.records("Lead") == []
     assert [call.status for call in salesforce.collection_log] == [400, 400, 400, 400, 404, 404]
     assert len(salesforce.collection_log[0].external_ids) == 201 and salesforce.collection_log[3].external_ids == ()
+
+
+def test_the_service_time_passes_before_a_call_takes_effect_and_concurrent_calls_overlap() -> None:
+    # 100 ms per call + 100 ms per record: a collection of 2 takes 0.3 s, and the Leads are written after it.
+    service = ServiceTime(per_call_ms=100, per_record_ms=100)
+    with SalesforceEmulator(service_time=service) as emulator:
+        sessions = []
+        for _ in range(2):
+            session = TimeoutSession(timeout=5)
+            session.verify, session.trust_env = emulator.ca_bundle, False
+            token = password_grant(emulator, session).json()
+            sessions.append(
+                Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session)
+            )
+        assert emulator.service_time_served_s == 0  # logging in is not a data call
+        sent = time.time()
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda pair: upsert_leads(pair[0], [lead_record(f"{pair[1]}-1"), lead_record(f"{pair[1]}-2")]),
+                    [(sessions[0], "a"), (sessions[1], "b")],
+                )
+            )
+        elapsed = time.time() - sent
+        written = [salesforce_time(lead["LastModifiedDate"]) for lead in emulator.records("Lead")]
+        for session in sessions:
+            session.session.close()
+
+    assert [len(answer) for answer in answers] == [2, 2]
+    assert emulator.service_time_served_s == pytest.approx(0.6)  # two calls of 0.3 s each
+    assert all(moment is not None and moment >= sent + 0.29 for moment in written), (sent, written)
+    # The server answers each connection on its own thread: the two calls took about 0.3 s together, not 0.6 s.
+    assert 0.3 <= elapsed < 0.55, elapsed
+
+
+@pytest.mark.parametrize("fields", [{"per_call_ms": -1}, {"per_record_ms": -0.5}])
+def test_a_negative_service_time_is_refused(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be >= 0 ms"):
+        ServiceTime(**fields)
 
 
 def test_a_task_collection_refuses_a_task_of_an_unknown_lead(salesforce: SalesforceEmulator, sf: Salesforce) -> None:
