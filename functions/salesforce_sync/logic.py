@@ -1,6 +1,6 @@
 """salesforce_sync: one Lead per person (upsert by lead key) and one Task per call (upsert by session id), for a
-whole batch of sessions in sObject Collections calls: one for the Leads, one for the Tasks (more only when a batch
-holds two calls of one caller, or over 200 sessions)."""
+whole batch of sessions in sObject Collections calls: one for the Leads, one for the Tasks (more only over 200
+sessions, or when Salesforce refuses the Lead of a caller with two calls in the batch)."""
 
 from __future__ import annotations
 
@@ -208,17 +208,33 @@ def task_fields(detail: LeadScoredDetail, lead_id: str) -> dict[str, Any]:
 SessionResult = SyncOutcome | PermanentFailure | RetryableFailure
 
 
+def calls_by_caller(details: Sequence[LeadScoredDetail]) -> list[list[LeadScoredDetail]]:
+    """The sessions grouped by caller (lead key, case-insensitive), each caller's calls oldest first, the callers in
+    the order of their first call."""
+    by_key: dict[str, list[LeadScoredDetail]] = {}
+    for detail in sorted(details, key=lambda one: (one.started_at, one.session_id)):
+        by_key.setdefault(detail.lead_key.lower(), []).append(detail)
+    return list(by_key.values())
+
+
 def lead_rounds(details: Sequence[LeadScoredDetail]) -> list[list[LeadScoredDetail]]:
     """The sessions in rounds of Lead upserts: round k holds the k-th call (oldest first) of each caller in the batch.
 
     Salesforce fails every record of a collection upsert whose external id appears twice in the request
-    (DUPLICATE_VALUE), so two calls of one caller go into two requests, oldest first: the Lead ends as the latest call
-    left it, as one upsert per call in that order would."""
-    by_key: dict[str, list[LeadScoredDetail]] = {}
-    for detail in sorted(details, key=lambda one: (one.started_at, one.session_id)):
-        by_key.setdefault(detail.lead_key.lower(), []).append(detail)
-    depth = max((len(calls) for calls in by_key.values()), default=0)
-    return [[calls[index] for calls in by_key.values() if index < len(calls)] for index in range(depth)]
+    (DUPLICATE_VALUE), so two calls of one caller upserted on their own go into two requests, oldest first: the Lead
+    ends as the latest call left it, as one upsert per call in that order would."""
+    callers = calls_by_caller(details)
+    depth = max((len(calls) for calls in callers), default=0)
+    return [[calls[index] for calls in callers if index < len(calls)] for index in range(depth)]
+
+
+def lead_record(calls: Sequence[LeadScoredDetail], settings: SalesforceSyncSettings) -> dict[str, Any]:
+    """One Lead record for a caller's calls, oldest first: each call's fields over the older ones', which is the Lead
+    one upsert per call in that order would leave (an upsert sets the fields it carries and keeps the others)."""
+    fields: dict[str, Any] = {}
+    for detail in calls:
+        fields.update(lead_fields(detail, settings))
+    return {**fields, settings.salesforce_lead_key_field: calls[-1].lead_key}
 
 
 def sync_batch(
@@ -227,19 +243,44 @@ def sync_batch(
     """Upsert the Leads of the sessions worth syncing, then the Tasks of those whose Lead is there; the result of
     each session by its id. A record Salesforce refuses fails its own session only: PermanentFailure for a refusal
     (a validation error), RetryableFailure for a passing one (a locked row, a limit, a whole call that failed).
-    Each session id at most once."""
+    Each session id at most once.
+
+    The Leads go in one call with one record per caller (`lead_record`), so a batch costs two calls even when a
+    caller called twice. When Salesforce refuses the Lead of a caller with several calls, any one call's fields may
+    be the reason, so that caller's calls are upserted again one at a time (`lead_rounds`): each fails or succeeds
+    on its own, as if it had come alone."""
     if len({detail.session_id for detail in details}) != len(details):
         raise ValueError("sync_batch takes each session once: a session delivered twice is synced by one message")
     results: dict[str, SessionResult] = {}
     wanted = [detail for detail in details if should_sync(detail)]
     results.update({detail.session_id: SyncOutcome(synced=False) for detail in details if not should_sync(detail)})
+    key_field = settings.salesforce_lead_key_field
+    callers = calls_by_caller(wanted)
+    refused: dict[str, SessionResult] = {}
+    merged = _upsert(
+        gateway,
+        "Lead",
+        key_field,
+        [lead_record(calls, settings) for calls in callers],
+        [c[-1] for c in callers],
+        refused,
+    )
     leads: dict[str, UpsertResult] = {}
-    for round_ in lead_rounds(wanted):
-        records = [
-            {**lead_fields(detail, settings), settings.salesforce_lead_key_field: detail.lead_key} for detail in round_
-        ]
-        answered = _upsert(gateway, "Lead", settings.salesforce_lead_key_field, records, round_, results)
-        leads.update(answered)
+    one_at_a_time: list[LeadScoredDetail] = []
+    for calls in callers:
+        answer = merged.get(calls[-1].session_id)
+        if answer is not None:
+            # The Lead was created (if at all) by the caller's first call; the later ones updated it.
+            leads.update(
+                {d.session_id: answer.model_copy(update={"created": answer.created and d is calls[0]}) for d in calls}
+            )
+        elif len(calls) > 1 and isinstance(refused[calls[-1].session_id], PermanentFailure):
+            one_at_a_time.extend(calls)
+        else:
+            results.update({detail.session_id: refused[calls[-1].session_id] for detail in calls})
+    for round_ in lead_rounds(one_at_a_time):
+        records = [lead_record([detail], settings) for detail in round_]
+        leads.update(_upsert(gateway, "Lead", key_field, records, round_, results))
     with_lead = [detail for detail in wanted if detail.session_id in leads]
     tasks = _upsert(
         gateway,

@@ -9,6 +9,7 @@ in masked form), so a test cannot pass just because nothing was logged.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -82,12 +83,15 @@ def sip_session_id() -> str:
     return f"call-_-14155550123_AJ{uuid.uuid4().hex[:8]}"
 
 
-def lead_scored_body(session_id: str, *, hot: bool = True) -> str:
-    """A "Lead Scored" event whose contact, quotes and session id carry the email and the phone number."""
+def lead_scored_body(session_id: str, *, hot: bool = True, own_caller: bool = False) -> str:
+    """A "Lead Scored" event whose contact, quotes and session id carry the email and the phone number; with
+    `own_caller`, under a lead key of its own (salesforce_sync sends one Lead record per caller and batch)."""
     event = json.loads(load_event("lead_scored_sqs_event.json")["Records"][0]["body"])
     event["id"] = str(uuid.uuid4())
     detail = event["detail"]
     detail.update(session_id=session_id, hot=hot)
+    if own_caller:
+        detail["lead_key"] = hashlib.sha256(session_id.encode()).hexdigest()
     detail["contact"]["email"] = EMAIL
     detail["signals"]["evidence"][0]["quote"] = f"We're a team of 12, call me on {PHONE}"
     detail["tool_calls"][0]["query"] = f"can you email {EMAIL}"
@@ -165,7 +169,7 @@ def test_salesforce_sync_logs_neither_email_nor_phone(
     local_stack: LocalStack, handlers: Handlers, lambda_context: FakeLambdaContext
 ) -> None:
     rejected, retried, synced = sip_session_id(), sip_session_id(), sip_session_id()
-    event = sqs_event([lead_scored_body(session_id) for session_id in (rejected, retried, synced)])
+    event = sqs_event([lead_scored_body(session_id, own_caller=True) for session_id in (rejected, retried, synced)])
     # Salesforce quotes the offending value in its error messages, as the real API does.
     salesforce = local_stack.salesforce
     salesforce.reject_records(

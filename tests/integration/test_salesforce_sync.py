@@ -15,6 +15,7 @@ from functions.common.salesforce import SalesforceCredentials, SalesforceGateway
 from functions.common.settings import SalesforceSyncSettings
 from functions.salesforce_sync.logic import SyncOutcome, sync_batch
 from local.emulators.salesforce import SalesforceEmulator
+from tests.samples import example_record_data
 from tests.unit.details import detail_for
 
 pytestmark = pytest.mark.integration
@@ -104,11 +105,11 @@ def test_the_same_person_calling_again_updates_the_lead_and_adds_a_task(
     assert lead["Voice_Last_Session_Id__c"] == "sync-again-2"
 
 
-def test_two_calls_of_one_caller_in_a_batch_go_in_two_lead_calls_and_the_latest_call_wins(
+def test_two_calls_of_one_caller_in_a_batch_make_one_lead_record_and_the_latest_call_wins(
     salesforce: SalesforceEmulator, gateway: SalesforceGateway
 ) -> None:
     """Salesforce fails both records of a collection upsert that holds one external id twice: the calls of one caller
-    are split over two requests, the older first."""
+    become one Lead record, each call's fields over the older ones', so the batch still costs two calls."""
     earlier = detail("twice-early", "twice@example.com", company="Old Name", started_at="2026-11-20T09:00:00Z")
     later = detail("twice-late", "twice@example.com", company="New Name", started_at="2026-11-20T15:00:00Z")
     other = detail("twice-other", "someone-else@example.com")
@@ -116,10 +117,9 @@ def test_two_calls_of_one_caller_in_a_batch_go_in_two_lead_calls_and_the_latest_
 
     results = sync_batch([later, other, earlier], gateway, SETTINGS)
 
-    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
-    first_round, second_round, tasks = salesforce.collection_log[-3:]
-    assert first_round.external_ids == (earlier.lead_key, other.lead_key)
-    assert second_round.external_ids == (later.lead_key,)
+    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
+    leads, tasks = salesforce.collection_log[-2:]
+    assert leads.external_ids == (earlier.lead_key, other.lead_key)
     assert set(tasks.external_ids) == {"twice-early", "twice-late", "twice-other"}
     lead = lead_of(salesforce, later)
     assert (lead["Company"], lead["Voice_Last_Session_Id__c"]) == ("New Name", "twice-late")
@@ -130,6 +130,93 @@ def test_two_calls_of_one_caller_in_a_batch_go_in_two_lead_calls_and_the_latest_
     early_result, late_result = results["twice-early"], results["twice-late"]
     assert isinstance(early_result, SyncOutcome) and isinstance(late_result, SyncOutcome)
     assert (early_result.lead_created, late_result.lead_created) == (True, False)
+
+
+def test_one_lead_record_for_two_calls_leaves_the_lead_two_upserts_would(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    """A later call sets what it carries and keeps the rest: here it gives no first name ("Dana" alone is a last name)
+    and no team size, so the older call's stay, exactly as with one upsert per call."""
+
+    def calls(email: str) -> list[LeadScoredDetail]:
+        first = detail_for(
+            session_id=f"{email.split('@')[0]}-1",
+            contact={"name": "Dana Lee", "email": email, "company": "Keep Co"},
+            started_at="2026-11-20T09:00:00Z",
+        )
+        second = detail_for(
+            session_id=f"{email.split('@')[0]}-2",
+            contact={"name": "Dana", "email": email, "company": "Keep Co"},
+            started_at="2026-11-20T10:00:00Z",
+            signals={**example_record_data()["signals"], "team_size": None, "evidence": []},
+        )
+        return [first, second]
+
+    together, apart = calls("together@example.com"), calls("apart@example.com")
+    results = sync_batch(together, gateway, SETTINGS)
+    for scored in apart:
+        sync_batch([scored], gateway, SETTINGS)
+
+    assert all(isinstance(results[scored.session_id], SyncOutcome) for scored in together)
+    compared = ("FirstName", "LastName", "Company", "Email", "NumberOfEmployees", "Description")
+    merged, sequential = lead_of(salesforce, together[1]), lead_of(salesforce, apart[1])
+    assert (merged["FirstName"], merged["LastName"]) == ("Dana", "Dana")
+    team = together[0].signals.team_size
+    assert team is not None and merged["NumberOfEmployees"] == team
+    # The other caller's Lead, its email and session ids renamed: field for field the same.
+    renamed = {field: sequential[field] for field in compared}
+    renamed = {
+        field: value.replace("apart", "together") if isinstance(value, str) else value
+        for field, value in renamed.items()
+    }
+    assert {field: merged[field] for field in compared} == renamed
+
+
+def test_a_refused_lead_of_a_caller_with_two_calls_is_retried_call_by_call(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    """Only the later call's company breaks a rule: the merged record is refused, then each call is upserted on its
+    own, so the older call is synced and only the later one fails, with its own reason."""
+    earlier = detail("split-early", "split@example.com", company="Fine Name", started_at="2026-11-20T09:00:00Z")
+    later = detail("split-late", "split@example.com", company="Test Company", started_at="2026-11-20T15:00:00Z")
+    other = detail("split-other", "split-other@example.com")
+    salesforce.reject_records("Lead", "Company", "Test Company", message="Company: must not be a test company")
+    before = len(salesforce.request_log)
+
+    results = sync_batch([later, other, earlier], gateway, SETTINGS)
+
+    assert data_calls(salesforce, before) == [
+        ("PATCH", LEADS, 200),  # both callers; the two-call caller's record refused
+        ("PATCH", LEADS, 200),  # that caller's older call
+        ("PATCH", LEADS, 200),  # and its later one, refused again
+        ("PATCH", TASKS, 200),
+    ]
+    merged, first_round, second_round, tasks = salesforce.collection_log[-4:]
+    assert merged.external_ids == (earlier.lead_key, other.lead_key)
+    assert (first_round.external_ids, second_round.external_ids) == ((earlier.lead_key,), (later.lead_key,))
+    assert set(tasks.external_ids) == {"split-early", "split-other"}
+    failure = results["split-late"]
+    assert isinstance(failure, PermanentFailure) and failure.session_id == "split-late"
+    assert failure.reason.startswith("Salesforce rejected session split-late: Lead upsert by Voice_Lead_Key__c refused")
+    early_result = results["split-early"]
+    assert isinstance(early_result, SyncOutcome) and early_result.lead_created
+    assert isinstance(results["split-other"], SyncOutcome)
+    assert (lead_of(salesforce, earlier)["Company"], tasks_of(salesforce, "split-late")) == ("Fine Name", [])
+
+
+def test_a_passing_refusal_of_a_merged_lead_retries_every_call_of_its_caller(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    earlier = detail("locked-early", "locked@example.com", started_at="2026-11-20T09:00:00Z")
+    later = detail("locked-late", "locked@example.com", started_at="2026-11-20T15:00:00Z")
+    salesforce.reject_records("Lead", "Voice_Last_Session_Id__c", "locked-late", "UNABLE_TO_LOCK_ROW", "row locked")
+    before = len(salesforce.request_log)
+
+    results = sync_batch([earlier, later], gateway, SETTINGS)
+
+    assert data_calls(salesforce, before) == [("PATCH", LEADS, 200)]  # no second try now: SQS brings them back
+    assert all(isinstance(results[scored.session_id], RetryableFailure) for scored in (earlier, later))
+    assert [lead for lead in salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == earlier.lead_key] == []
 
 
 def test_the_emulator_fails_both_records_of_a_repeated_external_id_as_salesforce_does(
@@ -164,7 +251,7 @@ def test_a_lead_salesforce_refuses_fails_only_its_session_which_gets_no_task(
     refused = detail("refused-lead", "refused@example.com", company="Test Company")
     accepted = [detail(f"accepted-{index}", f"accepted-{index}@example.com") for index in range(2)]
     salesforce.reject_records("Lead", "Company", "Test Company", message="Company: must not be a test company")
-    before = len(salesforce.request_log)
+    before, rejected_before = len(salesforce.request_log), salesforce.rejections_served
 
     results = sync_batch([accepted[0], refused, accepted[1]], gateway, SETTINGS)
 
@@ -178,7 +265,7 @@ def test_a_lead_salesforce_refuses_fails_only_its_session_which_gets_no_task(
     assert data_calls(salesforce, before) == [("PATCH", LEADS, 200), ("PATCH", TASKS, 200)]
     assert salesforce.collection_log[-1].external_ids == ("accepted-0", "accepted-1")
     assert tasks_of(salesforce, "refused-lead") == []
-    assert salesforce.rejections_served == 1
+    assert salesforce.rejections_served - rejected_before == 1
 
 
 def test_a_refused_task_fails_its_session_and_a_locked_row_is_retried(

@@ -95,7 +95,7 @@ TARGETS: tuple[Target, ...] = (
         "idempotency keys: Salesforce upserts by lead key and session id",
         "functions/salesforce_sync/logic.py",
         ("tests/integration/test_salesforce_sync.py",),
-        functions=("sync_batch", "lead_rounds", "_upsert"),
+        functions=("sync_batch", "calls_by_caller", "lead_rounds", "lead_record", "_upsert"),
     ),
     Target(
         "record reader and quarantine decision",
