@@ -14,6 +14,12 @@ exporter code), written with the exporter's S3 sink, so the agent's LLM loop is 
   (SentTimestamp of the SNS message in the email outbox queue) minus the moment the put returned, and
   `salesforce`: the Lead's write time at the emulator (its LastModifiedDate) minus the same moment.
 
+The Salesforce emulator answers each data call in the time a real org takes (`SALESFORCE_SERVICE_TIME`; the
+emulator answers at once in the tests). This matters for one figure above all: whether a burst backs up the
+Salesforce queue, so that a poll finds a batch of several sessions (one pair of collection calls for all of them),
+depends on how long each call takes; a far end that answers in a millisecond keeps the queue empty and every
+batch at one session, which no real org does. It also makes the steady Lead latency include the calls' time.
+
 Every synthetic session has a caller of its own (its own email, so its own Lead), except in a burst every
 `REPEAT_CALLER_EVERY`-th, which is a second call of the caller before it: one Lead, two Tasks.
 """
@@ -43,6 +49,11 @@ CONCURRENCY = 2
 SCORED_PREFIX: str = ScoreLeadSettings.model_fields["scored_prefix"].default
 # Unscored sessions named (and checked for their session object) in a burst's figures.
 MAX_UNSCORED_CHECKED = 50
+# The org's service time per data call. Salesforce publishes its platform's average transaction time
+# (trust.salesforce.com, for years under 300 ms); a call from Lambda adds a round trip on a kept-alive TLS
+# connection. Taken as 200 ms per call plus 10 ms per record written (a collection of 10: 300 ms). A faster org
+# batches less in a burst: docs/performance.md has the calls per session measured from 0 to 300 ms per call.
+SALESFORCE_SERVICE_MS = (200.0, 10.0)
 # In a burst, every tenth session is a second call of the caller before it (the same email: the same Lead).
 REPEAT_CALLER_EVERY = 10
 
@@ -71,19 +82,21 @@ def _records(count: int, prefix: str, hot_every: int, repeat_every: int = 0) -> 
 
 
 @contextmanager
-def _local_pipeline(concurrency: int) -> Iterator[tuple[Any, Any, Any, Any]]:
+def _local_pipeline(
+    concurrency: int, salesforce_ms: tuple[float, float] = SALESFORCE_SERVICE_MS
+) -> Iterator[tuple[Any, Any, Any, Any]]:
     from local.aws.runner import LambdaRunner
     from local.aws.stack import LocalStack
     from local.demo.run import Demo
     from local.emulators.amplitude import AmplitudeEmulator
-    from local.emulators.salesforce import SalesforceEmulator
+    from local.emulators.salesforce import SalesforceEmulator, ServiceTime
     from local.environment import environment, loopback_without_proxy
 
     with ExitStack() as stack_of:
         stack_of.enter_context(loopback_without_proxy())
         stack = stack_of.enter_context(LocalStack(server="processes"))
         stack_of.enter_context(environment(stack.aws_environment()))
-        salesforce = stack_of.enter_context(SalesforceEmulator())
+        salesforce = stack_of.enter_context(SalesforceEmulator(service_time=ServiceTime(*salesforce_ms)))
         amplitude = stack_of.enter_context(AmplitudeEmulator())
         Demo._create_secrets(stack, salesforce, amplitude)
         runner = LambdaRunner(
@@ -304,11 +317,12 @@ def run(
     seconds: float = 60.0,
     concurrency: int = CONCURRENCY,
     repeats: int = 3,
+    salesforce_ms: tuple[float, float] = SALESFORCE_SERVICE_MS,
 ) -> dict[str, Any]:
     """The first burst size runs `repeats` times (this machine's timings vary run to run; the figure is their
     median, every run is kept); the others once."""
     # One local stack for every phase: moto's backends are per process, so a second stack would collide.
-    with _local_pipeline(concurrency) as pipeline:
+    with _local_pipeline(concurrency, salesforce_ms) as pipeline:
         first_size, *other_sizes = burst_sizes
         runs = [burst(pipeline, first_size, label=f"r{index}") for index in range(max(1, repeats))]
         bursts = {str(first_size): sorted(runs, key=lambda one: one["sessions_per_s"])[len(runs) // 2]}
@@ -335,6 +349,7 @@ def run(
             "api_calls_per_session_runs": [one["salesforce_api_calls_per_session"] for one in runs],
             "api_calls_per_session_steady": figures["salesforce"]["api_calls_per_session"],
             "event_source": event_source,
+            "service_time_ms": {"per_call": salesforce_ms[0], "per_record": salesforce_ms[1]},
         },
     }
 
@@ -348,5 +363,14 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--salesforce-ms",
+        type=float,
+        nargs=2,
+        metavar=("PER_CALL", "PER_RECORD"),
+        default=list(SALESFORCE_SERVICE_MS),
+        help="the Salesforce emulator's service time per data call and per record (0 0: answer at once)",
+    )
     args = parser.parse_args()
-    print(json.dumps(run(tuple(args.burst), args.rate, args.seconds, args.concurrency, args.repeats), indent=2))
+    figures = run(tuple(args.burst), args.rate, args.seconds, args.concurrency, args.repeats, tuple(args.salesforce_ms))
+    print(json.dumps(figures, indent=2))
