@@ -262,7 +262,7 @@ def sync_batch(
         "Lead",
         key_field,
         [lead_record(calls, settings) for calls in callers],
-        [c[-1] for c in callers],
+        [calls[-1] for calls in callers],  # a caller's record answers for its latest call
         refused,
     )
     leads: dict[str, UpsertResult] = {}
@@ -272,7 +272,10 @@ def sync_batch(
         if answer is not None:
             # The Lead was created (if at all) by the caller's first call; the later ones updated it.
             leads.update(
-                {d.session_id: answer.model_copy(update={"created": answer.created and d is calls[0]}) for d in calls}
+                {
+                    detail.session_id: answer.model_copy(update={"created": answer.created and detail is calls[0]})
+                    for detail in calls
+                }
             )
         elif len(calls) > 1 and isinstance(refused[calls[-1].session_id], PermanentFailure):
             one_at_a_time.extend(calls)
