@@ -280,6 +280,29 @@ def test_the_salesforce_batching_window_is_read_from_its_parameter(tmp_path: Pat
     )
 
 
+def test_measured_compute_leaves_out_the_salesforce_emulators_service_time(tmp_path: Path) -> None:
+    """The benchmark's Salesforce emulator answers in a real org's time; FAR_END_MS already bills that wait."""
+    bench = tmp_path / "bench.json"
+    bench.write_text(
+        json.dumps(
+            {
+                "handlers": {
+                    "score_lead": {"warm_p50_ms_per_record": 40.0},
+                    "salesforce_sync": {"warm_p50_ms_per_record": 84.0, "salesforce_service_ms_per_record": 66.0},
+                    "amplitude_events": {"warm_p50_ms_per_record": 0.4, "salesforce_service_ms_per_record": 9.0},
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    compute = assumptions_from_template(ROOT / "template.yaml", bench).compute_ms
+
+    assert (compute["score_lead"], compute["salesforce_sync"]) == (40.0, 18.0)
+    assert compute["amplitude_events"] == 1.0  # never below a millisecond once a far end is taken out
+    assert compute["hot_lead_alert"] == 5.0  # not measured: the default
+
+
 def test_the_session_log_line_is_billed_and_the_firehose_copy_only_when_switched_on() -> None:
     prices = load_prices()["prices"]
     off = monthly_cost(100_000, Assumptions())
