@@ -219,6 +219,18 @@ def test_a_passing_refusal_of_a_merged_lead_retries_every_call_of_its_caller(
     assert [lead for lead in salesforce.records("Lead") if lead["Voice_Lead_Key__c"] == earlier.lead_key] == []
 
 
+def test_a_session_given_twice_is_refused_before_any_call(
+    salesforce: SalesforceEmulator, gateway: SalesforceGateway
+) -> None:
+    twice = detail("given-twice", "twice-given@example.com")
+    before = len(salesforce.request_log)
+
+    with pytest.raises(ValueError, match=r"^sync_batch takes each session once: a session delivered twice is synced"):
+        sync_batch([twice, twice], gateway, SETTINGS)
+
+    assert data_calls(salesforce, before) == []
+
+
 def test_the_emulator_fails_both_records_of_a_repeated_external_id_as_salesforce_does(
     salesforce: SalesforceEmulator, gateway: SalesforceGateway
 ) -> None:

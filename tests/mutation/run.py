@@ -94,7 +94,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "idempotency keys: Salesforce upserts by lead key and session id",
         "functions/salesforce_sync/logic.py",
-        ("tests/integration/test_salesforce_sync.py",),
+        ("tests/integration/test_salesforce_sync.py", "tests/unit/test_salesforce_sync_logic.py"),
         functions=("sync_batch", "calls_by_caller", "lead_rounds", "lead_record", "_upsert"),
     ),
     Target(
