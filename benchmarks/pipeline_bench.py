@@ -14,7 +14,7 @@ exporter code), written with the exporter's S3 sink, so the agent's LLM loop is 
   (SentTimestamp of the SNS message in the email outbox queue) minus the moment the put returned, and
   `salesforce`: the Lead's write time at the emulator (its LastModifiedDate) minus the same moment.
 
-The Salesforce emulator answers each data call in the time a real org takes (`SALESFORCE_SERVICE_TIME`; the
+The Salesforce emulator answers each data call in the time a real org takes (`SALESFORCE_SERVICE_MS`; the
 emulator answers at once in the tests). This matters for one figure above all: whether a burst backs up the
 Salesforce queue, so that a poll finds a batch of several sessions (one pair of collection calls for all of them),
 depends on how long each call takes; a far end that answers in a millisecond keeps the queue empty and every
