@@ -4,13 +4,11 @@ alert, with the template's own subscription filter policy and alert rule pattern
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from functions.common.events import DETAIL_TYPE, EVENT_SOURCE, LeadScoredDetail
@@ -36,12 +34,8 @@ DETAILS = {
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
+def aws(in_process_aws: None) -> None:
+    """moto's in-process AWS (tests/unit/conftest.py)."""
 
 
 def _queue(sqs: Any, name: str) -> tuple[str, str]:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from agent.exporter import (
     INVALID_DIR,
@@ -49,20 +47,12 @@ BUCKET_ENCRYPTION: Any = {
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        # The template's bucket encryption: SSE-KMS by default, which every record takes.
-        client.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration=BUCKET_ENCRYPTION)
-        yield client
+def s3(in_process_aws: None) -> Any:
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    # The template's bucket encryption: SSE-KMS by default, which every record takes.
+    client.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration=BUCKET_ENCRYPTION)
+    return client
 
 
 def body() -> bytes:

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.common import aws
 from functions.common.lambda_kit import LambdaKit, lambda_kit
@@ -24,23 +23,18 @@ TABLE = "voice-analytics-idempotency-unit"
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        # The kit's client is built once per process (functions/common/aws.py); build it inside moto's scope.
-        aws.idempotency_dynamodb_client.cache_clear()
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
-        aws.idempotency_dynamodb_client.cache_clear()
+def table(in_process_aws: None) -> Iterator[Any]:
+    # The kit's client is built once per process (functions/common/aws.py); build it inside moto's scope.
+    aws.idempotency_dynamodb_client.cache_clear()
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield client
+    aws.idempotency_dynamodb_client.cache_clear()
 
 
 class _Context:
